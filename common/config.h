@@ -1,0 +1,84 @@
+/*
+ * config.h - the daemon's configuration: defaults < config file < environment
+ * < flags, validated once at start-up and then passed around as
+ * `const struct config *`.
+ */
+#ifndef COMMON_CONFIG_H
+#define COMMON_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#include "proto/proto.h"
+
+enum role {
+    ROLE_STOREFRONT = 1,
+    ROLE_STORE = 2,
+    ROLE_AGENT = 4,
+    ROLE_ADMIN = 8,
+};
+#define ROLE_ANY (ROLE_STOREFRONT | ROLE_STORE | ROLE_AGENT | ROLE_ADMIN)
+
+/* role_name - "storefront", "store", "agent" or "admin". */
+const char *role_name(enum role r);
+
+struct api_key {
+    char name[PROTO_ID_SIZE];
+    enum role role;
+    char location[PROTO_ID_SIZE]; /* store keys only; "" otherwise */
+    unsigned char sha256[32];     /* the key itself is never kept */
+};
+
+enum module {
+    MODULE_INVENTORY = 1,
+    MODULE_RECOMMEND = 2,
+};
+
+struct config {
+    char listen_host[256];
+    int listen_port;
+    char redis_url[1024]; /* "embedded" or a redis:// or unix:// URL */
+    char config_path[PATH_MAX];
+    char data_dir[PATH_MAX];
+    unsigned modules; /* MODULE_* bits */
+
+    struct api_key *keys; /* owned */
+    size_t nkeys;
+    char dev_key[65]; /* the generated admin key when there is no config file, else "" */
+
+    unsigned partitions;        /* SKU partitions, fixed at install (default 16) */
+    long long redis_timeout_ms; /* per command */
+    long long events_maxlen;    /* events kept per partition stream (approximate) */
+    long long history_maxlen;   /* ledger entries kept per SKU */
+
+    long long default_ttl_seconds;
+    long long max_ttl_seconds;
+
+    int max_items;
+    double max_price_ratio;
+    long long min_co_orders;
+    double min_llr;
+    char (*sensitive_categories)[PROTO_ID_SIZE]; /* owned */
+    size_t nsensitive;
+
+    long long low_stock;
+};
+
+/*
+ * config_load - build the configuration from defaults, the config file, the
+ * environment (OMNISTOCK_*) and the command line, in that order of strength.
+ * @err: receives one line naming the problem.
+ * @return 0, 1 when --help was asked (usage printed), or -1 on error.
+ */
+int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/* config_release - free what config_load allocated. Accepts a zeroed struct. */
+void config_release(struct config *cfg);
+
+/*
+ * config_find_key - the API key whose SHA-256 matches @key, comparing every
+ * configured hash in constant time. @return a borrowed pointer or NULL.
+ */
+const struct api_key *config_find_key(const struct config *cfg, const char *key, size_t len);
+
+#endif

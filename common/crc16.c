@@ -1,0 +1,34 @@
+/*
+ * crc16.c - CRC16/XMODEM (polynomial 0x1021, initial value 0, no reflection),
+ * the checksum Redis Cluster hashes keys with, so that a SKU's partition is
+ * the same one a cluster would pick.
+ */
+#include <string.h>
+
+#include "common/crc16.h"
+
+uint16_t crc16(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint16_t crc = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        crc ^= (uint16_t)(p[i] << 8);
+        for (int bit = 0; bit < 8; bit++) {
+            if (crc & 0x8000) {
+                crc = (uint16_t)((crc << 1) ^ 0x1021);
+            } else {
+                crc = (uint16_t)(crc << 1);
+            }
+        }
+    }
+    return crc;
+}
+
+unsigned partition_of(const char *sku, unsigned nparts)
+{
+    if (sku == NULL || nparts == 0) {
+        return 0;
+    }
+    return crc16(sku, strlen(sku)) % nparts;
+}

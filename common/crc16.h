@@ -1,0 +1,17 @@
+/*
+ * crc16.h - CRC16-CCITT (XMODEM), the checksum Redis Cluster uses for key
+ * slots, and the partition of a SKU derived from it.
+ */
+#ifndef COMMON_CRC16_H
+#define COMMON_CRC16_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* crc16 - CRC16/XMODEM of @len bytes: crc16("123456789", 9) == 0x31C3. */
+uint16_t crc16(const void *data, size_t len);
+
+/* partition_of - the partition (0..nparts-1) of a SKU: crc16(sku) % nparts. */
+unsigned partition_of(const char *sku, unsigned nparts);
+
+#endif

@@ -1,0 +1,695 @@
+/*
+ * http.c - evhttp glue: route matching, auth, body limits and parsing,
+ * problem+json, the idempotency record, metrics and the request log line.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <hiredis/hiredis.h>
+
+#include "common/crc16.h"
+#include "common/http.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/redis.h"
+#include "common/sha256.h"
+
+#define MAX_ROUTES       96
+#define MAX_SEGMENTS     8
+#define IDEM_TTL_SECONDS "86400"
+#define BODY_BACKSTOP    (8 * 1024 * 1024) /* evhttp's own limit; ours is PROTO_BODY_MAX */
+
+struct route_entry {
+    const struct route *route;
+    void *ctx;
+    size_t metric;
+    int nseg;
+    const char *seg[MAX_SEGMENTS];
+    char buf[128];
+};
+
+struct http_server {
+    struct event_base *base;
+    const struct config *cfg;
+    struct rclient *redis;
+    struct metrics *metrics;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    int idem_script;
+
+    struct route_entry routes[MAX_ROUTES];
+    size_t nroutes;
+    const char *names[MAX_ROUTES + 1];
+
+    size_t in_flight;
+    int draining;
+    void (*drain_done)(void *);
+    void *drain_arg;
+    unsigned long long next_id;
+};
+
+/* KEYS[1] the record; ARGV[1] the request's fingerprint; ARGV[2] its TTL. */
+static const char idem_lua[] = "local v = redis.call('GET', KEYS[1])\n"
+                               "if not v then\n"
+                               "  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])\n"
+                               "  return {'new'}\n"
+                               "end\n"
+                               "if string.sub(v, 1, 64) ~= ARGV[1] then return {'mismatch'} end\n"
+                               "if #v == 64 then return {'pending'} end\n"
+                               "return {'replay', string.sub(v, 65)}\n";
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static const char *method_name(enum evhttp_cmd_type m)
+{
+    switch (m) {
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_OPTIONS:
+        return "OPTIONS";
+    case EVHTTP_REQ_PATCH:
+        return "PATCH";
+    default:
+        return "OTHER";
+    }
+}
+
+/* Split "/a/b/c" in place into segments; @return the count, or -1 if too many. */
+static int split_path(char *path, const char **seg)
+{
+    int n = 0;
+
+    if (*path != '/')
+        return -1;
+    for (char *p = path + 1;; p++) {
+        char *slash = strchr(p, '/');
+        if (n == MAX_SEGMENTS)
+            return -1;
+        seg[n++] = p;
+        if (slash == NULL)
+            break;
+        *slash = '\0';
+        p = slash;
+    }
+    return n;
+}
+
+static int route_matches(const struct route_entry *e, const char **seg, int nseg,
+                         const char **params)
+{
+    int np = 0;
+
+    if (e->nseg != nseg)
+        return 0;
+    for (int i = 0; i < nseg; i++) {
+        if (strcmp(e->seg[i], "{}") == 0) {
+            if (seg[i][0] == '\0')
+                return 0;
+            if (params && np < REQUEST_MAX_PARAMS)
+                params[np++] = seg[i];
+        } else if (strcmp(e->seg[i], seg[i]) != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+struct http_server *http_server_new(struct event_base *base, const struct config *cfg,
+                                    struct rclient *redis)
+{
+    struct http_server *srv = calloc(1, sizeof(*srv));
+
+    if (srv == NULL)
+        return NULL;
+    srv->base = base;
+    srv->cfg = cfg;
+    srv->redis = redis;
+    srv->names[0] = "unmatched";
+    srv->idem_script = rclient_add_script(redis, "idempotency", idem_lua);
+    srv->next_id = ((unsigned long long)time(NULL) << 20) ^ (unsigned long long)now_ns();
+    return srv;
+}
+
+void http_server_free(struct http_server *srv)
+{
+    if (srv == NULL)
+        return;
+    if (srv->http)
+        evhttp_free(srv->http);
+    metrics_free(srv->metrics);
+    free(srv);
+}
+
+int http_server_route(struct http_server *srv, const struct route *routes, size_t n, void *ctx)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct route_entry *e;
+        if (srv->nroutes == MAX_ROUTES || strlen(routes[i].pattern) >= sizeof(e->buf))
+            return -1;
+        e = &srv->routes[srv->nroutes++];
+        e->route = &routes[i];
+        e->ctx = ctx;
+        e->metric = srv->nroutes;
+        srv->names[e->metric] = routes[i].name;
+        strcpy(e->buf, routes[i].pattern);
+        e->nseg = split_path(e->buf, e->seg);
+        if (e->nseg < 0)
+            return -1;
+    }
+    return 0;
+}
+
+struct metrics *http_server_metrics(struct http_server *srv)
+{
+    return srv->metrics;
+}
+
+size_t http_server_in_flight(const struct http_server *srv)
+{
+    return srv->in_flight;
+}
+
+struct rclient *request_redis(const struct request *r)
+{
+    return r->srv->redis;
+}
+
+const struct config *request_config(const struct request *r)
+{
+    return r->srv->cfg;
+}
+
+struct metrics *request_metrics(const struct request *r)
+{
+    return r->srv->metrics;
+}
+
+const char *request_query(struct request *r, const char *name)
+{
+    return evhttp_find_header(&r->query, name);
+}
+
+int request_may_location(const struct request *r, const char *location)
+{
+    if (r->key == NULL || r->key->role != ROLE_STORE)
+        return 1;
+    return strcmp(r->key->location, location) == 0;
+}
+
+/* The path for the log line, with anything unusual replaced so a line stays one line. */
+static void log_safe(const char *in, char *out, size_t outlen)
+{
+    size_t j = 0;
+
+    for (size_t i = 0; in[i] && j + 1 < outlen; i++) {
+        unsigned char c = (unsigned char)in[i];
+        out[j++] = (c > 0x20 && c < 0x7f && c != '"' && c != '\\') ? (char)c : '?';
+    }
+    out[j] = '\0';
+}
+
+static void idem_stored(redisReply *reply, const char *err, void *arg)
+{
+    (void)reply;
+    (void)arg;
+    if (err != NULL)
+        log_warn("event=idempotency_store_failed error=\"%s\"", err);
+}
+
+static void idem_key(const struct request *r, char *key, size_t keylen)
+{
+    unsigned part = partition_of(r->idem_scope, r->srv->cfg->partitions);
+
+    snprintf(key, keylen, "{p%02u}:idem:%s", part, r->idem_scope);
+}
+
+/* Keep "<fingerprint><status><body>" so a retry gets the same answer. */
+static void idem_store(struct request *r, int status, struct evbuffer *buf)
+{
+    size_t blen = evbuffer_get_length(buf);
+    char key[128];
+    char *val = malloc(64 + 3 + blen);
+    const char *argv[5];
+    size_t lens[5];
+
+    if (val == NULL)
+        return;
+    idem_key(r, key, sizeof(key));
+    memcpy(val, r->fingerprint, 64);
+    snprintf(val + 64, 4, "%03d", status);
+    evbuffer_copyout(buf, val + 67, blen);
+    argv[0] = "SET";
+    argv[1] = key;
+    argv[2] = val;
+    argv[3] = "EX";
+    argv[4] = IDEM_TTL_SECONDS;
+    for (int i = 0; i < 5; i++)
+        lens[i] = strlen(argv[i]);
+    lens[2] = 67 + blen;
+    if (rclient_command(r->srv->redis, idem_stored, NULL, 5, argv, lens) != 0)
+        log_warn("event=idempotency_store_failed error=\"redis unavailable\"");
+    free(val);
+}
+
+static void request_free(struct request *r)
+{
+    struct http_server *srv = r->srv;
+
+    if (r->state_free != NULL)
+        r->state_free(r->state);
+    json_decref(r->body);
+    evhttp_clear_headers(&r->query);
+    free(r);
+    srv->in_flight--;
+    if (srv->draining && srv->in_flight == 0 && srv->drain_done) {
+        void (*done)(void *) = srv->drain_done;
+        srv->drain_done = NULL;
+        done(srv->drain_arg);
+    }
+}
+
+/* The one way out: send, count, log, free. Takes @buf's contents. */
+static void request_finish(struct request *r, int status, const char *ctype, struct evbuffer *buf)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
+    double secs = (double)(now_ns() - r->start_ns) / 1e9;
+    size_t metric = 0;
+    char path[256];
+
+    if (ctype != NULL)
+        evhttp_add_header(out, "Content-Type", ctype);
+    evhttp_add_header(out, "X-Request-Id", r->id);
+    if (r->replayed)
+        evhttp_add_header(out, "Idempotent-Replayed", "true");
+    if (r->srv->draining)
+        evhttp_add_header(out, "Connection", "close");
+    if (r->idem_store && status < 500)
+        idem_store(r, status, buf);
+    evhttp_send_reply(r->ev, status, NULL, buf);
+    for (size_t i = 0; i < r->srv->nroutes; i++) {
+        if (r->srv->routes[i].route == r->route)
+            metric = r->srv->routes[i].metric;
+    }
+    if (r->srv->metrics)
+        metrics_observe(r->srv->metrics, metric, evhttp_request_get_command(r->ev), status, secs);
+    if (log_min_level <= LOG_INFO) {
+        log_safe(evhttp_request_get_uri(r->ev), path, sizeof(path));
+        log_info("event=request id=%s method=%s path=\"%s\" route=%s status=%d ms=%.3f key=%s",
+                 r->id, method_name(evhttp_request_get_command(r->ev)), path,
+                 r->route ? r->route->name : "unmatched", status, secs * 1000.0,
+                 r->key ? r->key->name : "-");
+    }
+    evbuffer_free(buf);
+    request_free(r);
+}
+
+void request_reply_raw(struct request *r, int status, const char *content_type,
+                       struct evbuffer *buf)
+{
+    request_finish(r, status, content_type, buf);
+}
+
+static void reply_json_type(struct request *r, int status, json_t *body, const char *ctype)
+{
+    struct evbuffer *buf = evbuffer_new();
+    char *text = json_dumps(body, JSON_COMPACT);
+
+    json_decref(body);
+    if (buf == NULL || text == NULL) {
+        free(text);
+        if (buf == NULL)
+            buf = evbuffer_new();
+        request_finish(r, 500, NULL, buf);
+        return;
+    }
+    evbuffer_add(buf, text, strlen(text));
+    free(text);
+    request_finish(r, status, ctype, buf);
+}
+
+void request_reply_json(struct request *r, int status, json_t *body)
+{
+    reply_json_type(r, status, body, "application/json");
+}
+
+void request_reply_empty(struct request *r, int status)
+{
+    request_finish(r, status, NULL, evbuffer_new());
+}
+
+void request_reply_stored(struct request *r, int status, const char *json, size_t len, int replayed)
+{
+    struct evbuffer *buf = evbuffer_new();
+
+    r->replayed = replayed;
+    evbuffer_add(buf, json, len);
+    request_finish(r, status, status >= 400 ? "application/problem+json" : "application/json", buf);
+}
+
+json_t *http_problem_new(enum problem_code code, const char *field, const char *detail)
+{
+    json_t *p = json_object();
+    char type[64];
+
+    snprintf(type, sizeof(type), "/problems/%s", problem_slug(code));
+    json_object_set_new(p, "type", json_string(type));
+    json_object_set_new(p, "title", json_string(problem_title(code)));
+    json_object_set_new(p, "status", json_integer(problem_status(code)));
+    json_object_set_new(p, "detail", json_string(detail));
+    if (field != NULL && field[0] != '\0')
+        json_object_set_new(p, "field", json_string(field));
+    return p;
+}
+
+void request_reply_problem(struct request *r, enum problem_code code, const char *field,
+                           json_t *extra, const char *fmt, ...)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
+    char detail[256];
+    json_t *p;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    p = http_problem_new(code, field, detail);
+    if (extra != NULL) {
+        json_object_update(p, extra);
+        json_decref(extra);
+    }
+    if (code == PROBLEM_UNAUTHORIZED)
+        evhttp_add_header(out, "WWW-Authenticate", "Bearer realm=\"omnistock\"");
+    if (code == PROBLEM_UNAVAILABLE)
+        evhttp_add_header(out, "Retry-After", "1");
+    reply_json_type(r, problem_status(code), p, "application/problem+json");
+}
+
+void request_reply_error(struct request *r, const struct proto_error *err)
+{
+    request_reply_problem(r, err->code, err->field, NULL, "%s", err->detail);
+}
+
+void request_reply_unavailable(struct request *r)
+{
+    request_reply_problem(r, PROBLEM_UNAVAILABLE, NULL, NULL,
+                          "the stock store is not answering; retry shortly");
+}
+
+static void idem_begun(redisReply *reply, const char *err, void *arg)
+{
+    struct request *r = arg;
+    http_handler_cb *next = r->idem_next;
+
+    if (err != NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) {
+        request_reply_unavailable(r);
+        return;
+    }
+    if (strcmp(reply->element[0]->str, "mismatch") == 0) {
+        request_reply_problem(r, PROBLEM_IDEMPOTENCY_REUSED, "Idempotency-Key", NULL,
+                              "this Idempotency-Key was used for a different request");
+    } else if (strcmp(reply->element[0]->str, "replay") == 0 && reply->elements == 2) {
+        const redisReply *v = reply->element[1];
+        int status = v->len >= 3 ? atoi((char[4]){v->str[0], v->str[1], v->str[2], 0}) : 500;
+        request_reply_stored(r, status, v->str + 3, v->len >= 3 ? v->len - 3 : 0, 1);
+    } else {
+        r->idem_store = 1;
+        next(r);
+    }
+}
+
+void request_idempotent(struct request *r, http_handler_cb *next)
+{
+    char key[128];
+    const char *args[3];
+
+    if (!r->has_idem) {
+        next(r);
+        return;
+    }
+    idem_key(r, key, sizeof(key));
+    args[0] = key;
+    args[1] = r->fingerprint;
+    args[2] = IDEM_TTL_SECONDS;
+    r->idem_next = next;
+    if (rclient_eval(r->srv->redis, idem_begun, r, (size_t)r->srv->idem_script, 1, 3, args, NULL) !=
+        0)
+        request_reply_unavailable(r);
+}
+
+static int authenticate(struct request *r)
+{
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Authorization");
+
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
+        request_reply_problem(r, PROBLEM_UNAUTHORIZED, NULL, NULL,
+                              "send an API key as 'Authorization: Bearer <key>'");
+        return -1;
+    }
+    r->key = config_find_key(r->srv->cfg, h + 7, strlen(h + 7));
+    if (r->key == NULL) {
+        request_reply_problem(r, PROBLEM_UNAUTHORIZED, NULL, NULL, "unknown API key");
+        return -1;
+    }
+    if ((r->route->roles & r->key->role) == 0) {
+        request_reply_problem(r, PROBLEM_FORBIDDEN, NULL, NULL,
+                              "a %s key may not use this endpoint", role_name(r->key->role));
+        return -1;
+    }
+    return 0;
+}
+
+static int json_content_type(const char *ct)
+{
+    size_t n = strlen("application/json");
+
+    return ct != NULL && strncasecmp(ct, "application/json", n) == 0 &&
+           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static int read_body(struct request *r)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
+    enum evhttp_cmd_type m = evhttp_request_get_command(r->ev);
+    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Content-Type");
+    struct proto_error err;
+
+    r->raw_len = evbuffer_get_length(in);
+    if (r->raw_len > PROTO_BODY_MAX) {
+        request_reply_problem(r, PROBLEM_PAYLOAD_TOO_LARGE, NULL, NULL,
+                              "request bodies are limited to %d bytes", PROTO_BODY_MAX);
+        return -1;
+    }
+    if (m != EVHTTP_REQ_POST && m != EVHTTP_REQ_PUT)
+        return 0;
+    if (r->raw_len == 0) {
+        if (!(r->route->flags & ROUTE_JSON_BODY))
+            return 0;
+        request_reply_problem(r, PROBLEM_INVALID_JSON, NULL, NULL, "a JSON body is required");
+        return -1;
+    }
+    if (!json_content_type(ct)) {
+        request_reply_problem(r, PROBLEM_UNSUPPORTED_MEDIA, NULL, NULL,
+                              "send the body as Content-Type: application/json");
+        return -1;
+    }
+    r->raw_body = (const char *)evbuffer_pullup(in, -1);
+    r->body = proto_json_load(r->raw_body, r->raw_len, &err);
+    if (r->body == NULL) {
+        request_reply_error(r, &err);
+        return -1;
+    }
+    return 0;
+}
+
+static int read_idempotency_key(struct request *r)
+{
+    const char *k = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Idempotency-Key");
+    const char *uri = evhttp_request_get_uri(r->ev);
+    struct sha256 h;
+    unsigned char d[32];
+    size_t len;
+
+    if (k == NULL || evhttp_request_get_command(r->ev) != EVHTTP_REQ_POST)
+        return 0;
+    len = strlen(k);
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)k[i] < 0x20 || (unsigned char)k[i] > 0x7e)
+            len = 0;
+    }
+    if (len < 1 || len > 128) {
+        request_reply_problem(r, PROBLEM_INVALID_FIELD, "Idempotency-Key", NULL,
+                              "an Idempotency-Key is 1 to 128 printable ASCII characters");
+        return -1;
+    }
+    sha256_init(&h);
+    sha256_update(&h, r->key ? r->key->name : "-", strlen(r->key ? r->key->name : "-"));
+    sha256_update(&h, "\n", 1);
+    sha256_update(&h, r->route->name, strlen(r->route->name));
+    sha256_update(&h, "\n", 1);
+    sha256_update(&h, k, len);
+    sha256_final(&h, d);
+    for (int i = 0; i < 32; i++)
+        snprintf(r->idem_scope + 2 * i, 3, "%02x", d[i]);
+    sha256_init(&h);
+    sha256_update(&h, uri, strlen(uri));
+    sha256_update(&h, "\n", 1);
+    if (r->raw_len)
+        sha256_update(&h, r->raw_body, r->raw_len);
+    sha256_final(&h, d);
+    for (int i = 0; i < 32; i++)
+        snprintf(r->fingerprint + 2 * i, 3, "%02x", d[i]);
+    r->has_idem = 1;
+    return 0;
+}
+
+static void reply_no_route(struct request *r, unsigned allow)
+{
+    static const enum evhttp_cmd_type order[] = {EVHTTP_REQ_GET, EVHTTP_REQ_PUT, EVHTTP_REQ_POST,
+                                                 EVHTTP_REQ_DELETE};
+    char list[64] = "";
+
+    if (allow == 0) {
+        request_reply_problem(r, PROBLEM_NOT_FOUND, NULL, NULL, "no such resource");
+        return;
+    }
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        if (allow & order[i]) {
+            if (list[0])
+                strcat(list, ", ");
+            strcat(list, method_name(order[i]));
+        }
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Allow", list);
+    request_reply_problem(r, PROBLEM_METHOD_NOT_ALLOWED, NULL, NULL,
+                          "this resource answers %s only", list);
+}
+
+static void dispatch(struct request *r)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->ev);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    enum evhttp_cmd_type m = evhttp_request_get_command(r->ev);
+    const char *seg[MAX_SEGMENTS];
+    char split[sizeof(r->pathbuf)];
+    unsigned allow = 0;
+    int nseg;
+
+    if (path == NULL || strlen(path) >= sizeof(r->pathbuf)) {
+        request_reply_problem(r, PROBLEM_NOT_FOUND, NULL, NULL, "no such resource");
+        return;
+    }
+    strcpy(r->pathbuf, path);
+    strcpy(split, path);
+    nseg = split_path(split, seg);
+    for (size_t i = 0; nseg > 0 && i < r->srv->nroutes; i++) {
+        struct route_entry *e = &r->srv->routes[i];
+        if (!route_matches(e, seg, nseg, NULL))
+            continue;
+        allow |= e->route->method;
+        if (e->route->method == m || (m == EVHTTP_REQ_HEAD && e->route->method == EVHTTP_REQ_GET)) {
+            r->route = e->route;
+            r->ctx = e->ctx;
+            /* Parameters point into pathbuf, which lives as long as the request. */
+            split_path(r->pathbuf, seg);
+            route_matches(e, seg, nseg, r->params);
+            break;
+        }
+    }
+    if (r->route == NULL) {
+        reply_no_route(r, allow);
+        return;
+    }
+    if (evhttp_parse_query_str(uri ? evhttp_uri_get_query(uri) : NULL, &r->query) != 0) {
+        request_reply_problem(r, PROBLEM_INVALID_QUERY, NULL, NULL, "malformed query string");
+        return;
+    }
+    if (!(r->route->flags & ROUTE_PUBLIC) && authenticate(r) != 0)
+        return;
+    if (read_body(r) != 0 || read_idempotency_key(r) != 0)
+        return;
+    if (r->route->flags & ROUTE_IDEMPOTENT)
+        request_idempotent(r, r->route->handler);
+    else
+        r->route->handler(r);
+}
+
+static void on_request(struct evhttp_request *ev, void *arg)
+{
+    struct http_server *srv = arg;
+    struct request *r = calloc(1, sizeof(*r));
+
+    if (r == NULL) {
+        evhttp_send_error(ev, 500, NULL);
+        return;
+    }
+    r->ev = ev;
+    r->srv = srv;
+    r->start_ns = now_ns();
+    TAILQ_INIT(&r->query);
+    snprintf(r->id, sizeof(r->id), "%016llx", srv->next_id++);
+    srv->in_flight++;
+    dispatch(r);
+}
+
+int http_server_listen(struct http_server *srv, const char *host, int port, char *err,
+                       size_t errlen)
+{
+    srv->metrics = metrics_new(srv->names, srv->nroutes + 1);
+    srv->http = evhttp_new(srv->base);
+    if (srv->metrics == NULL || srv->http == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                              EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
+                                              EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    evhttp_set_max_body_size(srv->http, BODY_BACKSTOP);
+    evhttp_set_max_headers_size(srv->http, 16 * 1024);
+    evhttp_set_timeout(srv->http, 30);
+    evhttp_set_gencb(srv->http, on_request, srv);
+    srv->bound = evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t)port);
+    if (srv->bound == NULL) {
+        snprintf(err, errlen, "cannot listen on %s:%d (in use, or not a local address)", host,
+                 port);
+        return -1;
+    }
+    return 0;
+}
+
+void http_server_drain(struct http_server *srv, void (*done)(void *), void *arg)
+{
+    if (srv->bound != NULL) {
+        evhttp_del_accept_socket(srv->http, srv->bound);
+        srv->bound = NULL;
+    }
+    srv->draining = 1;
+    srv->drain_done = done;
+    srv->drain_arg = arg;
+    if (srv->in_flight == 0) {
+        srv->drain_done = NULL;
+        done(arg);
+    }
+}

@@ -1,0 +1,109 @@
+/*
+ * redis.h - the async Redis client every module shares.
+ *
+ * One pipelined connection per client on the daemon's libevent loop (hiredis
+ * async with its libevent adapter), with what hiredis 0.14 lacks: command and
+ * connect timeouts on libevent timers, reconnection with backoff, and Lua
+ * scripts loaded at connect and called by EVALSHA (reloaded on NOSCRIPT).
+ *
+ * Contract: a command accepted by rclient_command or rclient_eval (return 0)
+ * gets its callback called exactly once, later, from the loop: with the reply,
+ * or with reply NULL and an error string when it timed out, the connection
+ * was lost or the client was freed. A command refused (return -1) never calls
+ * back: the client is not connected, and the caller answers 503 at once.
+ */
+#ifndef COMMON_REDIS_H
+#define COMMON_REDIS_H
+
+#include <limits.h>
+#include <stddef.h>
+
+struct event_base;
+struct redisReply;
+struct rclient;
+
+enum redis_addr_kind {
+    REDIS_ADDR_TCP,
+    REDIS_ADDR_UNIX,
+};
+
+struct redis_addr {
+    enum redis_addr_kind kind;
+    char host[256];
+    int port;
+    char path[PATH_MAX];
+    char user[128];
+    char password[256];
+    int db;
+};
+
+/*
+ * redis_addr_parse - "redis://[[user]:password@]host[:port][/db]" or
+ * "unix:///path/to/socket". @return 0, or -1 with one line in @err.
+ */
+int redis_addr_parse(const char *url, struct redis_addr *out, char *err, size_t errlen);
+
+/*
+ * rclient_cb - the reply to one command.
+ * @reply: borrowed, valid only during the call; NULL on failure.
+ * @err: NULL on success, else why the command failed ("timeout",
+ *       "connection lost", "shutdown"). A Redis error reply is a reply, not err.
+ */
+typedef void rclient_cb(struct redisReply *reply, const char *err, void *arg);
+
+/* rclient_state_cb - told when the client becomes ready (up=1) or loses Redis (up=0). */
+typedef void rclient_state_cb(int up, void *arg);
+
+struct rclient_stats {
+    unsigned long long commands;
+    unsigned long long errors;     /* failed commands and error replies */
+    unsigned long long timeouts;   /* commands that timed out */
+    unsigned long long reconnects; /* successful connects after the first */
+};
+
+/*
+ * rclient_new - a client for @addr; it connects when rclient_start is called,
+ * and from then on reconnects by itself for ever.
+ * @return a new client, or NULL if out of memory.
+ */
+struct rclient *rclient_new(struct event_base *base, const struct redis_addr *addr,
+                            long long timeout_ms);
+
+/*
+ * rclient_add_script - register a Lua script, loaded at every connect.
+ * Call before rclient_start. @source: borrowed, must outlive the client.
+ * @return the script's index for rclient_eval, or -1.
+ */
+int rclient_add_script(struct rclient *c, const char *name, const char *source);
+
+/* rclient_start - begin connecting. */
+void rclient_start(struct rclient *c);
+
+/* rclient_free - fail every pending command with "shutdown" and free. Accepts NULL. */
+void rclient_free(struct rclient *c);
+
+/* rclient_set_state_cb - one observer of ready/lost transitions. */
+void rclient_set_state_cb(struct rclient *c, rclient_state_cb *cb, void *arg);
+
+/* rclient_ready - 1 when connected, authenticated and scripts loaded. */
+int rclient_ready(const struct rclient *c);
+
+/* rclient_stats - counters since the client was made. */
+const struct rclient_stats *rclient_stats(const struct rclient *c);
+
+/*
+ * rclient_command - send one command (argv form; lens may be NULL for C
+ * strings). @return 0 if sent (callback will come), -1 if not connected.
+ */
+int rclient_command(struct rclient *c, rclient_cb *cb, void *arg, int argc, const char **argv,
+                    const size_t *lens);
+
+/*
+ * rclient_eval - EVALSHA scripts[script] with @nkeys keys followed by the
+ * script's other arguments, all in @args (lens may be NULL).
+ * @return 0 if sent, -1 if not connected.
+ */
+int rclient_eval(struct rclient *c, rclient_cb *cb, void *arg, size_t script, int nkeys, int nargs,
+                 const char **args, const size_t *lens);
+
+#endif

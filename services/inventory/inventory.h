@@ -1,0 +1,23 @@
+/*
+ * inventory.h - the inventory module: locations, products, stock levels,
+ * channel figures and movements, over HTTP, kept in Redis.
+ */
+#ifndef INVENTORY_INVENTORY_H
+#define INVENTORY_INVENTORY_H
+
+struct config;
+struct http_server;
+struct inventory;
+struct rclient;
+
+/*
+ * inventory_new - register the module's Lua scripts with @redis (before
+ * rclient_start) and its routes with @srv (before listening).
+ * @cfg, @redis, @srv: borrowed, must outlive the module.
+ * @return a new module, or NULL.
+ */
+struct inventory *inventory_new(const struct config *cfg, struct rclient *redis,
+                                struct http_server *srv);
+void inventory_free(struct inventory *inv);
+
+#endif

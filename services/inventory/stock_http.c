@@ -1,0 +1,754 @@
+/*
+ * stock_http.c - the inventory's HTTP handlers: parse, validate, call the
+ * store, reply. The formulas live in stock_logic.c, Redis in stock_store.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "common/config.h"
+#include "common/http.h"
+#include "common/log.h"
+#include "common/redis.h"
+#include "proto/catalog.h"
+#include "proto/movement.h"
+#include "services/inventory/inventory.h"
+#include "services/inventory/stock_logic.h"
+#include "services/inventory/stock_store.h"
+
+#define HISTORY_DEFAULT 50
+#define HISTORY_MAX     1000
+
+struct inventory {
+    const struct config *cfg;
+    struct stock_store store;
+};
+
+static struct stock_store *store_of(struct request *r)
+{
+    return &((struct inventory *)r->ctx)->store;
+}
+
+/* A path identifier, or a 400 naming @field. @return 0 or -1 (replied). */
+static int path_id(struct request *r, int i, const char *field)
+{
+    if (proto_id_valid(r->params[i]))
+        return 0;
+    request_reply_problem(r, PROBLEM_INVALID_IDENTIFIER, field, NULL,
+                          "%s must be 1 to 64 characters of A-Z a-z 0-9 . _ -", field);
+    return -1;
+}
+
+/* ---- locations ---- */
+
+struct location_op {
+    struct request *r;
+    struct location loc;
+};
+
+static void location_written(long long created, const char *err, void *arg)
+{
+    struct location_op *op = arg;
+
+    if (err != NULL)
+        request_reply_unavailable(op->r);
+    else
+        request_reply_json(op->r, created == 1 ? 201 : 200, location_to_json(&op->loc));
+    free(op);
+}
+
+static void location_put(struct request *r)
+{
+    struct location_op *op = calloc(1, sizeof(*op));
+    struct proto_error err;
+
+    if (op == NULL) {
+        request_reply_problem(r, PROBLEM_INTERNAL, NULL, NULL, "out of memory");
+        return;
+    }
+    op->r = r;
+    if (location_parse(r->body, r->params[0], &op->loc, &err) != 0) {
+        free(op);
+        request_reply_error(r, &err);
+        return;
+    }
+    if (stock_location_put(store_of(r), &op->loc, location_written, op) != 0) {
+        free(op);
+        request_reply_unavailable(r);
+    }
+}
+
+static void location_got(redisReply *reply, const char *err, void *arg)
+{
+    struct request *r = arg;
+    json_t *loc;
+
+    if (err != NULL || (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_NIL)) {
+        request_reply_unavailable(r);
+        return;
+    }
+    if (reply->type == REDIS_REPLY_NIL) {
+        request_reply_problem(r, PROBLEM_NOT_FOUND, NULL, NULL, "no location %s", r->params[0]);
+        return;
+    }
+    loc = json_loadb(reply->str, reply->len, 0, NULL);
+    if (loc == NULL)
+        request_reply_problem(r, PROBLEM_INTERNAL, NULL, NULL, "stored location is not JSON");
+    else
+        request_reply_json(r, 200, loc);
+}
+
+static void location_get(struct request *r)
+{
+    const char *argv[] = {"HGET", "locations", r->params[0]};
+
+    if (path_id(r, 0, "id") != 0)
+        return;
+    if (rclient_command(request_redis(r), location_got, r, 3, argv, NULL) != 0)
+        request_reply_unavailable(r);
+}
+
+static int by_id(const void *a, const void *b)
+{
+    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+
+    return strcmp(json_string_value(json_object_get(x, "id")),
+                  json_string_value(json_object_get(y, "id")));
+}
+
+static void locations_listed(redisReply *reply, const char *err, void *arg)
+{
+    struct request *r = arg;
+    json_t **items, *list;
+    size_t n = 0;
+
+    if (err != NULL || reply->type != REDIS_REPLY_ARRAY) {
+        request_reply_unavailable(r);
+        return;
+    }
+    items = calloc(reply->elements / 2 + 1, sizeof(*items));
+    if (items == NULL) {
+        request_reply_problem(r, PROBLEM_INTERNAL, NULL, NULL, "out of memory");
+        return;
+    }
+    for (size_t i = 1; i < reply->elements; i += 2) {
+        json_t *loc = json_loadb(reply->element[i]->str, reply->element[i]->len, 0, NULL);
+        if (json_is_string(json_object_get(loc, "id")))
+            items[n++] = loc;
+        else
+            json_decref(loc);
+    }
+    qsort(items, n, sizeof(*items), by_id);
+    list = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, items[i]);
+    free(items);
+    request_reply_json(r, 200, json_pack("{s:o}", "locations", list));
+}
+
+static void location_list(struct request *r)
+{
+    const char *argv[] = {"HGETALL", "locations"};
+
+    if (rclient_command(request_redis(r), locations_listed, r, 2, argv, NULL) != 0)
+        request_reply_unavailable(r);
+}
+
+/* ---- products ---- */
+
+struct product_op {
+    struct request *r;
+    struct product p;
+};
+
+static void product_written(long long created, const char *err, void *arg)
+{
+    struct product_op *op = arg;
+
+    if (err != NULL)
+        request_reply_unavailable(op->r);
+    else
+        request_reply_json(op->r, created == 1 ? 201 : 200, product_to_json(&op->p));
+    free(op);
+}
+
+static void product_put(struct request *r)
+{
+    struct product_op *op = calloc(1, sizeof(*op));
+    struct proto_error err;
+
+    if (op == NULL) {
+        request_reply_problem(r, PROBLEM_INTERNAL, NULL, NULL, "out of memory");
+        return;
+    }
+    op->r = r;
+    if (product_parse(r->body, r->params[0], &op->p, &err) != 0) {
+        free(op);
+        request_reply_error(r, &err);
+        return;
+    }
+    if (stock_product_put(store_of(r), &op->p, product_written, op) != 0) {
+        free(op);
+        request_reply_unavailable(r);
+    }
+}
+
+static void product_got(redisReply *reply, const char *err, void *arg)
+{
+    struct request *r = arg;
+    struct product p;
+
+    if (err != NULL || reply->type != REDIS_REPLY_ARRAY) {
+        request_reply_unavailable(r);
+        return;
+    }
+    if (reply->elements == 0) {
+        request_reply_problem(r, PROBLEM_NOT_FOUND, NULL, NULL, "no product %s", r->params[0]);
+        return;
+    }
+    memset(&p, 0, sizeof(p));
+    snprintf(p.sku, sizeof(p.sku), "%s", r->params[0]);
+    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+        const char *k = reply->element[i]->str, *v = reply->element[i + 1]->str;
+        if (strcmp(k, "name") == 0)
+            snprintf(p.name, sizeof(p.name), "%s", v);
+        else if (strcmp(k, "category") == 0)
+            snprintf(p.category, sizeof(p.category), "%s", v);
+        else if (strcmp(k, "amount") == 0)
+            p.price_amount = strtoll(v, NULL, 10);
+        else if (strcmp(k, "currency") == 0)
+            snprintf(p.currency, sizeof(p.currency), "%s", v);
+        else if (strcmp(k, "safety_stock") == 0)
+            p.safety_stock = strtoll(v, NULL, 10);
+    }
+    request_reply_json(r, 200, product_to_json(&p));
+}
+
+static void product_get(struct request *r)
+{
+    char key[128];
+    const char *argv[] = {"HGETALL", key};
+
+    if (path_id(r, 0, "sku") != 0)
+        return;
+    stock_key(store_of(r), "prod", r->params[0], key, sizeof(key));
+    if (rclient_command(request_redis(r), product_got, r, 2, argv, NULL) != 0)
+        request_reply_unavailable(r);
+}
+
+/* ---- stock ---- */
+
+static json_t *explain_entry(const struct loc_rule *rule, const struct level *lv, long long safety,
+                             long long buffer, long long figure)
+{
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "location", rule->id, "on_hand",
+                     (json_int_t)lv->on_hand, "reserved", (json_int_t)lv->reserved, "safety_stock",
+                     (json_int_t)safety, "store_buffer", (json_int_t)buffer, "available",
+                     (json_int_t)figure);
+}
+
+static json_t *web_json(const struct stock_snapshot *s, const struct stock_item *it, int explain)
+{
+    json_t *web = json_object(), *parts = json_array(), *excluded = json_array();
+
+    json_object_set_new(web, "available",
+                        json_integer(stock_channel_total(CHANNEL_WEB, s->rules, it->levels,
+                                                         s->nrules, it->safety)));
+    for (size_t k = 0; explain && k < s->nrules; k++) {
+        const struct loc_rule *rule = &s->rules[k];
+        long long v = stock_channel_at(CHANNEL_WEB, rule, &it->levels[k], it->safety);
+        if (v < 0)
+            json_array_append_new(excluded, json_pack("{s:s, s:s}", "location", rule->id, "reason",
+                                                      "does not fulfil web"));
+        else
+            json_array_append_new(parts,
+                                  explain_entry(rule, &it->levels[k], it->safety, rule->buffer, v));
+    }
+    if (explain) {
+        json_object_set_new(web, "explain", parts);
+        json_object_set_new(web, "excluded", excluded);
+    } else {
+        json_decref(parts);
+        json_decref(excluded);
+    }
+    return web;
+}
+
+/* {"<store>": {"available": n}} for the stores that fulfil @channel. */
+static json_t *per_store_json(enum channel channel, const struct stock_snapshot *s,
+                              const struct stock_item *it, int explain)
+{
+    json_t *obj = json_object();
+
+    for (size_t k = 0; k < s->nrules; k++) {
+        const struct loc_rule *rule = &s->rules[k];
+        long long v = stock_channel_at(channel, rule, &it->levels[k], it->safety);
+        json_t *fig;
+        if (v < 0)
+            continue;
+        fig = json_pack("{s:I}", "available", (json_int_t)v);
+        /* Walk-in customers may buy the safety stock and the buffer: no deductions. */
+        if (explain && channel == CHANNEL_STORE)
+            json_object_set_new(fig, "explain",
+                                json_pack("[o]", explain_entry(rule, &it->levels[k], 0, 0, v)));
+        else if (explain)
+            json_object_set_new(
+                fig, "explain",
+                json_pack("[o]", explain_entry(rule, &it->levels[k], it->safety, rule->buffer, v)));
+        json_object_set_new(obj, rule->id, fig);
+    }
+    return obj;
+}
+
+static json_t *stock_json(const struct stock_snapshot *s, size_t i, const char *sku, int explain)
+{
+    const struct stock_item *it = &s->items[i];
+    json_t *locs = json_array();
+
+    for (size_t k = 0; k < s->nrules; k++) {
+        const struct level *lv = &it->levels[k];
+        json_array_append_new(locs, json_pack("{s:s, s:I, s:I, s:I, s:I}", "location",
+                                              s->rules[k].id, "on_hand", (json_int_t)lv->on_hand,
+                                              "reserved", (json_int_t)lv->reserved, "safety_stock",
+                                              (json_int_t)it->safety, "available",
+                                              (json_int_t)stock_available(lv, it->safety)));
+    }
+    return json_pack("{s:s, s:I, s:o, s:{s:o, s:o, s:o}}", "sku", sku, "version",
+                     (json_int_t)it->version, "locations", locs, "channels", "web",
+                     web_json(s, it, explain), "store",
+                     per_store_json(CHANNEL_STORE, s, it, explain), "click_collect",
+                     per_store_json(CHANNEL_CLICK_COLLECT, s, it, explain));
+}
+
+struct stock_get_op {
+    struct request *r;
+    int explain;
+    char sku[1][PROTO_ID_SIZE];
+};
+
+static void stock_got(struct stock_snapshot *snap, const char *err, void *arg)
+{
+    struct stock_get_op *op = arg;
+
+    if (err != NULL)
+        request_reply_unavailable(op->r);
+    else if (!snap->items[0].known)
+        request_reply_problem(op->r, PROBLEM_NOT_FOUND, NULL, NULL, "no product %s", op->sku[0]);
+    else
+        request_reply_json(op->r, 200, stock_json(snap, 0, op->sku[0], op->explain));
+    stock_snapshot_free(snap);
+    free(op);
+}
+
+static void stock_get(struct request *r)
+{
+    const char *explain = request_query(r, "explain");
+    struct stock_get_op *op;
+    struct proto_error err;
+    int ex = 0;
+
+    if (path_id(r, 0, "sku") != 0)
+        return;
+    if (explain != NULL && proto_parse_bool(explain, "explain", &ex, &err) != 0) {
+        request_reply_error(r, &err);
+        return;
+    }
+    op = calloc(1, sizeof(*op));
+    if (op == NULL) {
+        request_reply_problem(r, PROBLEM_INTERNAL, NULL, NULL, "out of memory");
+        return;
+    }
+    op->r = r;
+    op->explain = ex;
+    strcpy(op->sku[0], r->params[0]);
+    if (stock_read(store_of(r), (const char(*)[PROTO_ID_SIZE])op->sku, 1, stock_got, op) != 0) {
+        free(op);
+        request_reply_unavailable(r);
+    }
+}
+
+struct query_op {
+    struct request *r;
+    struct stock_query q;
+};
+
+static const struct loc_rule *find_rule(const struct stock_snapshot *s, const char *id)
+{
+    for (size_t k = 0; k < s->nrules; k++) {
+        if (strcmp(s->rules[k].id, id) == 0)
+            return &s->rules[k];
+    }
+    return NULL;
+}
+
+static void query_done(struct stock_snapshot *snap, const char *err, void *arg)
+{
+    struct query_op *op = arg;
+    const struct loc_rule *at = NULL;
+    json_t *items;
+
+    if (err != NULL) {
+        request_reply_unavailable(op->r);
+        goto out;
+    }
+    if (op->q.location[0] && (at = find_rule(snap, op->q.location)) == NULL) {
+        request_reply_problem(op->r, PROBLEM_UNKNOWN_REFERENCE, "location", NULL, "no location %s",
+                              op->q.location);
+        goto out;
+    }
+    items = json_array();
+    for (size_t i = 0; i < op->q.n; i++) {
+        const struct stock_item *it = &snap->items[i];
+        long long v = 0;
+        if (it->known && at != NULL)
+            v = stock_channel_at(op->q.channel, at, &it->levels[at - snap->rules], it->safety);
+        else if (it->known)
+            v = stock_channel_total(op->q.channel, snap->rules, it->levels, snap->nrules,
+                                    it->safety);
+        json_array_append_new(items, json_pack("{s:s, s:I, s:b}", "sku", op->q.skus[i], "available",
+                                               (json_int_t)(v < 0 ? 0 : v), "known", it->known));
+    }
+    request_reply_json(op->r, 200, json_pack("{s:o}", "items", items));
+out:
+    stock_snapshot_free(snap);
+    stock_query_release(&op->q);
+    free(op);
+}
+
+static void stock_query(struct request *r)
+{
+    struct query_op *op = calloc(1, sizeof(*op));
+    struct proto_error err;
+
+    if (op == NULL) {
+        request_reply_problem(r, PROBLEM_INTERNAL, NULL, NULL, "out of memory");
+        return;
+    }
+    op->r = r;
+    if (stock_query_parse(r->body, &op->q, &err) != 0) {
+        free(op);
+        request_reply_error(r, &err);
+        return;
+    }
+    if (stock_read(store_of(r), (const char(*)[PROTO_ID_SIZE])op->q.skus, op->q.n, query_done,
+                   op) != 0) {
+        stock_query_release(&op->q);
+        free(op);
+        request_reply_unavailable(r);
+    }
+}
+
+/* ---- history ---- */
+
+struct history_op {
+    struct request *r;
+    int known;
+    long long limit;
+    const char *location;
+};
+
+static void history_known(redisReply *reply, const char *err, void *arg)
+{
+    struct history_op *op = arg;
+
+    op->known = err == NULL && reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+}
+
+static void history_got(redisReply *reply, const char *err, void *arg)
+{
+    struct history_op *op = arg;
+    json_t *events;
+
+    if (err != NULL || reply->type != REDIS_REPLY_ARRAY) {
+        request_reply_unavailable(op->r);
+    } else if (!op->known) {
+        request_reply_problem(op->r, PROBLEM_NOT_FOUND, NULL, NULL, "no product %s",
+                              op->r->params[0]);
+    } else {
+        events = json_array();
+        for (size_t i = 0; i < reply->elements && (long long)json_array_size(events) < op->limit;
+             i++) {
+            json_t *ev = json_loadb(reply->element[i]->str, reply->element[i]->len, 0, NULL);
+            const char *loc = json_string_value(json_object_get(ev, "location"));
+            if (ev != NULL && (op->location == NULL || (loc && strcmp(loc, op->location) == 0)))
+                json_array_append_new(events, ev);
+            else
+                json_decref(ev);
+        }
+        request_reply_json(op->r, 200, json_pack("{s:o}", "events", events));
+    }
+    free(op);
+}
+
+static void stock_history(struct request *r)
+{
+    const char *limit = request_query(r, "limit"), *loc = request_query(r, "location");
+    char sku_key[128], hist_key[128];
+    const char *exists[] = {"EXISTS", sku_key};
+    const char *range[] = {"LRANGE", hist_key, "0", "-1"};
+    struct history_op *op;
+    struct proto_error err;
+    long long n = HISTORY_DEFAULT;
+
+    if (path_id(r, 0, "sku") != 0)
+        return;
+    if (limit != NULL && proto_parse_uint(limit, "limit", 1, HISTORY_MAX, &n, &err) != 0) {
+        request_reply_error(r, &err);
+        return;
+    }
+    if (loc != NULL && !proto_id_valid(loc)) {
+        request_reply_problem(r, PROBLEM_INVALID_QUERY, "location", NULL,
+                              "location must be a location identifier");
+        return;
+    }
+    op = calloc(1, sizeof(*op));
+    if (op == NULL) {
+        request_reply_problem(r, PROBLEM_INTERNAL, NULL, NULL, "out of memory");
+        return;
+    }
+    op->r = r;
+    op->limit = n;
+    op->location = loc;
+    stock_key(store_of(r), "sku", r->params[0], sku_key, sizeof(sku_key));
+    stock_key(store_of(r), "hist", r->params[0], hist_key, sizeof(hist_key));
+    /* Pipelined: the replies come in order, so the second sees the first's answer. */
+    if (rclient_command(request_redis(r), history_known, op, 2, exists, NULL) != 0) {
+        free(op);
+        request_reply_unavailable(r);
+        return;
+    }
+    if (rclient_command(request_redis(r), history_got, op, 4, range, NULL) != 0) {
+        /* The EXISTS callback still comes; it only sets a flag in op, which we keep. */
+        log_warn("event=history_pipeline_broken");
+        request_reply_unavailable(r);
+    }
+}
+
+/* ---- movements ---- */
+
+/* The script's answer as the API shows it: a body without "status", or problem details. */
+static json_t *answer_json(const char *json, size_t len, int *status)
+{
+    json_t *a = json_loadb(json, len, 0, NULL), *out;
+    const char *slug;
+
+    *status = (int)json_integer_value(json_object_get(a, "status"));
+    if (a == NULL || *status == 0) {
+        json_decref(a);
+        *status = 500;
+        return http_problem_new(PROBLEM_INTERNAL, NULL, "unreadable answer from the store");
+    }
+    slug = json_string_value(json_object_get(a, "problem"));
+    if (slug == NULL) {
+        json_object_del(a, "status");
+        return a;
+    }
+    out = http_problem_new(problem_from_slug(slug), json_string_value(json_object_get(a, "field")),
+                           json_string_value(json_object_get(a, "detail")));
+    json_object_del(a, "problem");
+    json_object_del(a, "field");
+    json_object_del(a, "detail");
+    json_object_del(a, "status");
+    json_object_update(out, a);
+    json_decref(a);
+    return out;
+}
+
+static void single_moved(const char *json, size_t len, int replayed, const char *err, void *arg)
+{
+    struct request *r = arg;
+    json_t *body;
+    int status;
+
+    if (err != NULL) {
+        request_reply_unavailable(r);
+        return;
+    }
+    body = answer_json(json, len, &status);
+    if (status >= 400) {
+        char *text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        request_reply_stored(r, status, text, strlen(text), replayed);
+        free(text);
+        return;
+    }
+    r->replayed = replayed;
+    request_reply_json(r, status, body);
+}
+
+struct batch_op {
+    struct request *r;
+    struct movement_batch b;
+    json_t *results;
+    size_t pending;
+    int failed;
+};
+
+struct batch_slot {
+    struct batch_op *op;
+    size_t i;
+};
+
+static void batch_free(void *state)
+{
+    struct batch_op *op = state;
+
+    json_decref(op->results);
+    movement_batch_release(&op->b);
+    free(op);
+}
+
+/* Replying frees the request, and with it op (batch_free). */
+static void batch_finish(struct batch_op *op)
+{
+    if (op->failed) {
+        request_reply_unavailable(op->r);
+        return;
+    }
+    request_reply_json(op->r, 200, json_pack("{s:O}", "results", op->results));
+}
+
+static void batch_moved(const char *json, size_t len, int replayed, const char *err, void *arg)
+{
+    struct batch_slot *slot = arg;
+    struct batch_op *op = slot->op;
+    int status;
+
+    (void)replayed;
+    if (err != NULL) {
+        op->failed = 1;
+    } else {
+        json_t *res = answer_json(json, len, &status);
+        if (status < 400)
+            json_object_set_new(res, "status", json_integer(status));
+        json_array_set_new(op->results, slot->i, res);
+    }
+    free(slot);
+    if (--op->pending == 0)
+        batch_finish(op);
+}
+
+static int batch_send(struct batch_op *op, size_t i)
+{
+    struct request *r = op->r;
+    const struct movement *m = &op->b.items[i].m;
+    struct batch_slot *slot = malloc(sizeof(*slot));
+    char scope[96] = "";
+
+    if (slot == NULL)
+        return -1;
+    slot->op = op;
+    slot->i = i;
+    if (r->has_idem)
+        snprintf(scope, sizeof(scope), "%s#%zu", r->idem_scope, i);
+    if (stock_move(store_of(r), m, scope, r->fingerprint, batch_moved, slot) != 0) {
+        free(slot);
+        return -1;
+    }
+    return 0;
+}
+
+static void batch_run(struct request *r)
+{
+    struct batch_op *op = r->state;
+
+    op->pending = 1; /* held while sending */
+    for (size_t i = 0; i < op->b.n; i++) {
+        struct movement_item *it = &op->b.items[i];
+        json_t *res = NULL;
+        if (!it->ok)
+            res = http_problem_new(it->err.code, it->err.field, it->err.detail);
+        else if (!request_may_location(r, it->m.location))
+            res = http_problem_new(PROBLEM_FORBIDDEN, "location",
+                                   "this key may move stock at its own location only");
+        if (res != NULL)
+            json_array_set_new(op->results, i, res);
+        else if (batch_send(op, i) != 0)
+            op->failed = 1;
+        else
+            op->pending++;
+    }
+    if (--op->pending == 0)
+        batch_finish(op);
+}
+
+static void movements(struct request *r)
+{
+    struct batch_op *op = calloc(1, sizeof(*op));
+    struct proto_error err;
+
+    if (op == NULL) {
+        request_reply_problem(r, PROBLEM_INTERNAL, NULL, NULL, "out of memory");
+        return;
+    }
+    if (movement_batch_parse(r->body, &op->b, &err) != 0) {
+        free(op);
+        request_reply_error(r, &err);
+        return;
+    }
+    op->r = r;
+    if (!op->b.is_batch) {
+        const struct movement *m = &op->b.items[0].m;
+        int rc;
+        if (!request_may_location(r, m->location)) {
+            movement_batch_release(&op->b);
+            free(op);
+            request_reply_problem(r, PROBLEM_FORBIDDEN, "location", NULL,
+                                  "this key may move stock at its own location only");
+            return;
+        }
+        rc = stock_move(store_of(r), m, r->has_idem ? r->idem_scope : "", r->fingerprint,
+                        single_moved, r);
+        movement_batch_release(&op->b);
+        free(op);
+        if (rc != 0)
+            request_reply_unavailable(r);
+        return;
+    }
+    op->results = json_array();
+    for (size_t i = 0; i < op->b.n; i++)
+        json_array_append_new(op->results, json_null());
+    r->state = op;
+    r->state_free = batch_free;
+    request_idempotent(r, batch_run);
+}
+
+static const struct route routes[] = {
+    {EVHTTP_REQ_GET, "/v1/locations", "locations_list", ROLE_STOREFRONT | ROLE_AGENT | ROLE_ADMIN,
+     0, location_list},
+    {EVHTTP_REQ_GET, "/v1/locations/{}", "location_get", ROLE_STOREFRONT | ROLE_AGENT | ROLE_ADMIN,
+     0, location_get},
+    {EVHTTP_REQ_PUT, "/v1/locations/{}", "location_put", ROLE_ADMIN, ROUTE_JSON_BODY, location_put},
+    {EVHTTP_REQ_GET, "/v1/products/{}", "product_get", ROLE_STOREFRONT | ROLE_AGENT | ROLE_ADMIN, 0,
+     product_get},
+    {EVHTTP_REQ_PUT, "/v1/products/{}", "product_put", ROLE_ADMIN, ROUTE_JSON_BODY, product_put},
+    {EVHTTP_REQ_GET, "/v1/stock/{}", "stock_get", ROLE_ANY, 0, stock_get},
+    {EVHTTP_REQ_GET, "/v1/stock/{}/history", "stock_history", ROLE_ANY, 0, stock_history},
+    {EVHTTP_REQ_POST, "/v1/stock/query", "stock_query", ROLE_ANY,
+     ROUTE_JSON_BODY | ROUTE_IDEMPOTENT, stock_query},
+    {EVHTTP_REQ_POST, "/v1/movements", "movements", ROLE_STORE | ROLE_ADMIN, ROUTE_JSON_BODY,
+     movements},
+};
+
+struct inventory *inventory_new(const struct config *cfg, struct rclient *redis,
+                                struct http_server *srv)
+{
+    struct inventory *inv = calloc(1, sizeof(*inv));
+
+    if (inv == NULL)
+        return NULL;
+    inv->cfg = cfg;
+    if (stock_store_init(&inv->store, cfg, redis) != 0 ||
+        http_server_route(srv, routes, sizeof(routes) / sizeof(routes[0]), inv) != 0) {
+        free(inv);
+        return NULL;
+    }
+    return inv;
+}
+
+void inventory_free(struct inventory *inv)
+{
+    free(inv);
+}

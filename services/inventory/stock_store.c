@@ -1,0 +1,452 @@
+/*
+ * stock_store.c - keys, script calls and reply parsing for the inventory.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "common/config.h"
+#include "common/crc16.h"
+#include "common/redis.h"
+#include "services/inventory/stock_store.h"
+
+extern const char read_lua[];
+extern const char movement_lua[];
+extern const char product_put_lua[];
+
+#define KEY_MAX 128
+
+int stock_store_init(struct stock_store *st, const struct config *cfg, struct rclient *redis)
+{
+    st->cfg = cfg;
+    st->redis = redis;
+    st->script_read = rclient_add_script(redis, "read", read_lua);
+    st->script_move = rclient_add_script(redis, "movement", movement_lua);
+    st->script_product = rclient_add_script(redis, "product_put", product_put_lua);
+    return st->script_read < 0 || st->script_move < 0 || st->script_product < 0 ? -1 : 0;
+}
+
+static void key_in(unsigned part, const char *kind, const char *sku, char *buf, size_t buflen)
+{
+    if (sku != NULL)
+        snprintf(buf, buflen, "{p%02u}:%s:%s", part, kind, sku);
+    else
+        snprintf(buf, buflen, "{p%02u}:%s", part, kind);
+}
+
+void stock_key(const struct stock_store *st, const char *kind, const char *sku, char *buf,
+               size_t buflen)
+{
+    key_in(partition_of(sku, st->cfg->partitions), kind, sku, buf, buflen);
+}
+
+void stock_snapshot_free(struct stock_snapshot *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; s->items && i < s->n; i++)
+        free(s->items[i].levels);
+    free(s->items);
+    free(s->rules);
+    free(s);
+}
+
+/* One read in flight: a script call per partition, joined when all answered. */
+struct read_op {
+    struct stock_store *st;
+    const char (*skus)[PROTO_ID_SIZE];
+    size_t n;
+    unsigned *part; /* partition of each SKU */
+    size_t pending;
+    const char *err;
+    struct stock_snapshot *snap;
+    stock_read_cb *cb;
+    void *arg;
+};
+
+struct read_call {
+    struct read_op *op;
+    unsigned part;
+};
+
+static int rule_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct loc_rule *)a)->id, ((const struct loc_rule *)b)->id);
+}
+
+static int rules_from_reply(struct stock_snapshot *snap, const redisReply *flat)
+{
+    snap->rules = calloc(flat->elements / 2 + 1, sizeof(*snap->rules));
+    if (snap->rules == NULL)
+        return -1;
+    for (size_t i = 0; i + 1 < flat->elements; i += 2) {
+        const redisReply *k = flat->element[i], *v = flat->element[i + 1];
+        if (stock_rule_parse(k->str, v->str, v->len, &snap->rules[snap->nrules]) == 0)
+            snap->nrules++;
+    }
+    qsort(snap->rules, snap->nrules, sizeof(*snap->rules), rule_cmp);
+    return 0;
+}
+
+static long long ll_of(const redisReply *v)
+{
+    return strtoll(v->str, NULL, 10);
+}
+
+static int item_from_reply(struct stock_snapshot *snap, struct stock_item *item,
+                           const redisReply *flat)
+{
+    item->levels = calloc(snap->nrules + 1, sizeof(*item->levels));
+    if (item->levels == NULL)
+        return -1;
+    for (size_t i = 0; i < snap->nrules; i++)
+        item->levels[i].last_count_ms = -1;
+    item->known = flat->elements > 0;
+    for (size_t i = 0; i + 1 < flat->elements; i += 2) {
+        const redisReply *k = flat->element[i], *v = flat->element[i + 1];
+        struct loc_rule key;
+        const struct loc_rule *rule;
+        if (strcmp(k->str, ":s") == 0) {
+            item->safety = ll_of(v);
+            continue;
+        }
+        if (strcmp(k->str, ":v") == 0) {
+            item->version = ll_of(v);
+            continue;
+        }
+        if (k->len > PROTO_ID_MAX)
+            continue;
+        strcpy(key.id, k->str);
+        rule = bsearch(&key, snap->rules, snap->nrules, sizeof(key), rule_cmp);
+        if (rule != NULL)
+            stock_level_parse(v->str, v->len, &item->levels[rule - snap->rules]);
+    }
+    return 0;
+}
+
+static void read_finish(struct read_op *op)
+{
+    if (op->err != NULL) {
+        stock_snapshot_free(op->snap);
+        op->cb(NULL, op->err, op->arg);
+    } else {
+        op->cb(op->snap, NULL, op->arg);
+    }
+    free(op->part);
+    free(op);
+}
+
+static int reply_is_read(const redisReply *r, size_t want)
+{
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != want)
+        return 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        if (r->element[i]->type != REDIS_REPLY_ARRAY)
+            return 0;
+    }
+    return 1;
+}
+
+static void on_read(redisReply *reply, const char *err, void *arg)
+{
+    struct read_call *call = arg;
+    struct read_op *op = call->op;
+    size_t want = 1;
+
+    for (size_t i = 0; i < op->n; i++)
+        want += op->part[i] == call->part;
+    if (err != NULL || !reply_is_read(reply, want)) {
+        op->err = err ? err : "unexpected reply from the read script";
+    } else if (op->err == NULL) {
+        size_t j = 1;
+        if (op->snap->rules == NULL && rules_from_reply(op->snap, reply->element[0]) != 0)
+            op->err = "out of memory";
+        for (size_t i = 0; op->err == NULL && i < op->n; i++) {
+            if (op->part[i] != call->part)
+                continue;
+            if (item_from_reply(op->snap, &op->snap->items[i], reply->element[j++]) != 0)
+                op->err = "out of memory";
+        }
+    }
+    free(call);
+    if (--op->pending == 0)
+        read_finish(op);
+}
+
+/* Send the script call for partition @part; @return 0 or -1. */
+static int read_partition(struct read_op *op, unsigned part)
+{
+    size_t nkeys = 1;
+    char(*keys)[KEY_MAX];
+    const char **args;
+    struct read_call *call;
+    int rc = -1;
+
+    for (size_t i = 0; i < op->n; i++)
+        nkeys += op->part[i] == part;
+    keys = malloc(nkeys * sizeof(*keys));
+    args = malloc(nkeys * sizeof(*args));
+    call = malloc(sizeof(*call));
+    if (keys == NULL || args == NULL || call == NULL)
+        goto out;
+    key_in(part, "locs", NULL, keys[0], KEY_MAX);
+    args[0] = keys[0];
+    for (size_t i = 0, j = 1; i < op->n; i++) {
+        if (op->part[i] != part)
+            continue;
+        key_in(part, "sku", op->skus[i], keys[j], KEY_MAX);
+        args[j] = keys[j];
+        j++;
+    }
+    call->op = op;
+    call->part = part;
+    rc = rclient_eval(op->st->redis, on_read, call, (size_t)op->st->script_read, (int)nkeys,
+                      (int)nkeys, args, NULL);
+    if (rc == 0)
+        call = NULL;
+out:
+    free(call);
+    free(keys);
+    free(args);
+    return rc;
+}
+
+int stock_read(struct stock_store *st, const char (*skus)[PROTO_ID_SIZE], size_t n,
+               stock_read_cb *cb, void *arg)
+{
+    struct read_op *op = calloc(1, sizeof(*op));
+    unsigned nparts = st->cfg->partitions;
+    unsigned char *used = calloc(nparts, 1);
+    int sent = 0;
+
+    if (op == NULL || used == NULL || (op->snap = calloc(1, sizeof(*op->snap))) == NULL ||
+        (op->snap->items = calloc(n ? n : 1, sizeof(*op->snap->items))) == NULL ||
+        (op->part = calloc(n ? n : 1, sizeof(*op->part))) == NULL)
+        goto fail;
+    op->st = st;
+    op->skus = skus;
+    op->n = op->snap->n = n;
+    op->cb = cb;
+    op->arg = arg;
+    for (size_t i = 0; i < n; i++) {
+        op->part[i] = partition_of(skus[i], nparts);
+        used[op->part[i]] = 1;
+    }
+    for (unsigned p = 0; p < nparts; p++)
+        op->pending += used[p];
+    /* Hold one extra count while sending, so no reply can finish the op early. */
+    op->pending++;
+    for (unsigned p = 0; p < nparts; p++) {
+        if (!used[p])
+            continue;
+        if (read_partition(op, p) != 0) {
+            op->err = "redis unavailable";
+            op->pending--;
+            continue;
+        }
+        sent++;
+    }
+    free(used);
+    if (sent == 0) {
+        stock_snapshot_free(op->snap);
+        free(op->part);
+        free(op);
+        return -1;
+    }
+    if (--op->pending == 0)
+        read_finish(op);
+    return 0;
+fail:
+    free(used);
+    if (op) {
+        stock_snapshot_free(op->snap);
+        free(op->part);
+        free(op);
+    }
+    return -1;
+}
+
+struct move_call {
+    stock_move_cb *cb;
+    void *arg;
+};
+
+static void on_move(redisReply *reply, const char *err, void *arg)
+{
+    struct move_call *call = arg;
+
+    if (err == NULL && (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+                        reply->element[0]->type != REDIS_REPLY_STRING))
+        err = reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply";
+    if (err != NULL)
+        call->cb(NULL, 0, 0, err, call->arg);
+    else
+        call->cb(reply->element[0]->str, reply->element[0]->len, reply->element[1]->integer != 0,
+                 NULL, call->arg);
+    free(call);
+}
+
+int stock_move(struct stock_store *st, const struct movement *m, const char *idem_scope,
+               const char *fingerprint, stock_move_cb *cb, void *arg)
+{
+    unsigned part = partition_of(m->sku, st->cfg->partitions);
+    char keys[5][KEY_MAX], partbuf[8], qty[24], as_of[24], low[24], evmax[24], histmax[24];
+    const char *args[19];
+    struct move_call *call = malloc(sizeof(*call));
+
+    if (call == NULL)
+        return -1;
+    key_in(part, "sku", m->sku, keys[0], KEY_MAX);
+    key_in(part, "locs", NULL, keys[1], KEY_MAX);
+    key_in(part, "events", NULL, keys[2], KEY_MAX);
+    key_in(part, "hist", m->sku, keys[3], KEY_MAX);
+    key_in(part, "idem", idem_scope[0] ? idem_scope : "-", keys[4], KEY_MAX);
+    snprintf(partbuf, sizeof(partbuf), "%u", part);
+    snprintf(qty, sizeof(qty), "%lld", m->quantity);
+    snprintf(as_of, sizeof(as_of), "%lld", m->as_of_ms);
+    snprintf(low, sizeof(low), "%lld", st->cfg->low_stock);
+    snprintf(evmax, sizeof(evmax), "%lld", st->cfg->events_maxlen);
+    snprintf(histmax, sizeof(histmax), "%lld", st->cfg->history_maxlen);
+    for (int i = 0; i < 5; i++)
+        args[i] = keys[i];
+    args[5] = partbuf;
+    args[6] = m->sku;
+    args[7] = movement_type_name(m->type);
+    args[8] = m->location;
+    args[9] = qty;
+    args[10] = m->to_location;
+    args[11] = m->has_as_of ? as_of : "";
+    args[12] = m->reason;
+    args[13] = m->reference;
+    args[14] = low;
+    args[15] = evmax;
+    args[16] = histmax;
+    args[17] = idem_scope[0] ? fingerprint : "";
+    args[18] = "86400";
+    call->cb = cb;
+    call->arg = arg;
+    if (rclient_eval(st->redis, on_move, call, (size_t)st->script_move, 5, 19, args, NULL) != 0) {
+        free(call);
+        return -1;
+    }
+    return 0;
+}
+
+struct done_call {
+    stock_done_cb *cb;
+    void *arg;
+    size_t pending;
+    const char *err;
+    long long result;
+};
+
+static void on_done_int(redisReply *reply, const char *err, void *arg)
+{
+    struct done_call *call = arg;
+
+    if (err == NULL && reply->type != REDIS_REPLY_INTEGER)
+        err = reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply";
+    call->cb(err ? -1 : reply->integer, err, call->arg);
+    free(call);
+}
+
+int stock_product_put(struct stock_store *st, const struct product *p, stock_done_cb *cb, void *arg)
+{
+    char keys[3][KEY_MAX], amount[24], safety[24];
+    const char *args[9];
+    struct done_call *call = calloc(1, sizeof(*call));
+
+    if (call == NULL)
+        return -1;
+    stock_key(st, "prod", p->sku, keys[0], KEY_MAX);
+    stock_key(st, "sku", p->sku, keys[1], KEY_MAX);
+    key_in(partition_of(p->sku, st->cfg->partitions), "skus", NULL, keys[2], KEY_MAX);
+    snprintf(amount, sizeof(amount), "%lld", p->price_amount);
+    snprintf(safety, sizeof(safety), "%lld", p->safety_stock);
+    args[0] = keys[0];
+    args[1] = keys[1];
+    args[2] = keys[2];
+    args[3] = p->sku;
+    args[4] = p->name;
+    args[5] = p->category;
+    args[6] = amount;
+    args[7] = p->currency;
+    args[8] = safety;
+    call->cb = cb;
+    call->arg = arg;
+    if (rclient_eval(st->redis, on_done_int, call, (size_t)st->script_product, 3, 9, args, NULL) !=
+        0) {
+        free(call);
+        return -1;
+    }
+    return 0;
+}
+
+/* One of the location writes answered; the first (the JSON record) says whether it is new. */
+static void on_location_part(redisReply *reply, const char *err, void *arg)
+{
+    struct done_call *call = arg;
+
+    if (err == NULL && reply->type != REDIS_REPLY_INTEGER)
+        err = "unexpected reply";
+    if (err != NULL && call->err == NULL)
+        call->err = err;
+    if (err == NULL && call->result < 0)
+        call->result = reply->integer;
+    if (--call->pending > 0)
+        return;
+    call->cb(call->result, call->err, call->arg);
+    free(call);
+}
+
+int stock_location_put(struct stock_store *st, const struct location *loc, stock_done_cb *cb,
+                       void *arg)
+{
+    json_t *j = location_to_json(loc);
+    char *text = json_dumps(j, JSON_COMPACT);
+    char rule[64], key[KEY_MAX];
+    struct done_call *call = calloc(1, sizeof(*call));
+    const char *argv[4];
+    int rc = -1;
+
+    json_decref(j);
+    if (text == NULL || call == NULL)
+        goto out;
+    call->cb = cb;
+    call->arg = arg;
+    call->result = -1;
+    call->pending = 1; /* held while sending */
+    argv[0] = "HSET";
+    argv[1] = "locations";
+    argv[2] = loc->id;
+    argv[3] = text;
+    if (rclient_command(st->redis, on_location_part, call, 4, argv, NULL) != 0)
+        goto out;
+    call->pending++;
+    /* Each partition's copy of the rule, for scripts that must stay in one slot. */
+    stock_rule_format(loc, rule, sizeof(rule));
+    for (unsigned p = 0; p < st->cfg->partitions; p++) {
+        key_in(p, "locs", NULL, key, sizeof(key));
+        argv[1] = key;
+        argv[3] = rule;
+        if (rclient_command(st->redis, on_location_part, call, 4, argv, NULL) != 0)
+            call->err = "redis unavailable";
+        else
+            call->pending++;
+    }
+    rc = 0;
+    free(text);
+    /* Release the sending hold; the callback frees call when the last reply arrives. */
+    call->pending--;
+    if (call->pending == 0) {
+        call->cb(call->result, call->err, call->arg);
+        free(call);
+    }
+    return rc;
+out:
+    free(text);
+    free(call);
+    return rc;
+}

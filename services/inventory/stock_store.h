@@ -1,0 +1,99 @@
+/*
+ * stock_store.h - the inventory's Redis side: key layout, scripts, replies.
+ *
+ * Layout (DESIGN.md): a SKU belongs to partition crc16(sku) % P, and every key
+ * of a partition carries the hash tag {pNN}, so each script touches one slot:
+ *   {pNN}:sku:<sku>     stock hash: <location> = "on_hand:reserved:last_count_ms",
+ *                       ':s' safety stock, ':v' version
+ *   {pNN}:prod:<sku>    product description
+ *   {pNN}:skus          the partition's SKUs
+ *   {pNN}:locs          location rules, a copy per partition for the scripts
+ *   {pNN}:events        the partition's event stream
+ *   {pNN}:hist:<sku>    the SKU's ledger, newest first
+ *   {pNN}:idem:<scope>  idempotency records
+ *   locations           location id -> JSON, the source for GET
+ *
+ * Every callback is called exactly once; a non-NULL err means Redis did not
+ * answer (the caller replies 503).
+ */
+#ifndef INVENTORY_STOCK_STORE_H
+#define INVENTORY_STOCK_STORE_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "proto/catalog.h"
+#include "proto/movement.h"
+#include "services/inventory/stock_logic.h"
+
+struct config;
+struct rclient;
+
+struct stock_store {
+    const struct config *cfg;
+    struct rclient *redis;
+    int script_read;
+    int script_move;
+    int script_product;
+};
+
+/* stock_store_init - register the scripts. @return 0 or -1. */
+int stock_store_init(struct stock_store *st, const struct config *cfg, struct rclient *redis);
+
+/* stock_key - "{pNN}:<kind>:<sku>" (or "{pNN}:<kind>" when @sku is NULL) for @sku's partition. */
+void stock_key(const struct stock_store *st, const char *kind, const char *sku, char *buf,
+               size_t buflen);
+
+struct stock_item {
+    int known;
+    long long safety;
+    long long version;
+    struct level *levels; /* one per snapshot rule, same order */
+};
+
+/* Levels of some SKUs with the location rules they were read with. */
+struct stock_snapshot {
+    struct loc_rule *rules; /* sorted by id */
+    size_t nrules;
+    struct stock_item *items; /* in the order asked */
+    size_t n;
+};
+
+void stock_snapshot_free(struct stock_snapshot *s);
+
+/* @snap: new, the callee frees it with stock_snapshot_free; NULL when err. */
+typedef void stock_read_cb(struct stock_snapshot *snap, const char *err, void *arg);
+
+/*
+ * stock_read - the levels of @n SKUs, one script call per partition.
+ * @skus: borrowed until the callback. @return 0, or -1 if Redis is not
+ * connected (no callback).
+ */
+int stock_read(struct stock_store *st, const char (*skus)[PROTO_ID_SIZE], size_t n,
+               stock_read_cb *cb, void *arg);
+
+/*
+ * stock_move_cb - the script's answer: JSON (borrowed, valid during the
+ * call) as movement.lua documents, and whether it was replayed.
+ */
+typedef void stock_move_cb(const char *json, size_t len, int replayed, const char *err, void *arg);
+
+/*
+ * stock_move - apply one movement. @idem_scope and @fingerprint: the
+ * request's idempotency record ("" for none). @return 0 or -1 (not connected).
+ */
+int stock_move(struct stock_store *st, const struct movement *m, const char *idem_scope,
+               const char *fingerprint, stock_move_cb *cb, void *arg);
+
+typedef void stock_done_cb(long long result, const char *err, void *arg);
+
+/* stock_product_put - create or replace; result 1 created, 0 replaced. */
+int stock_product_put(struct stock_store *st, const struct product *p, stock_done_cb *cb,
+                      void *arg);
+
+/* stock_location_put - write the location and its rule in every partition; result 1 created. */
+int stock_location_put(struct stock_store *st, const struct location *loc, stock_done_cb *cb,
+                       void *arg);
+
+#endif

@@ -1,0 +1,226 @@
+/*
+ * main.c - omnistockd: read the configuration, start (or reach) Redis, wire
+ * the modules onto one libevent loop, and on SIGTERM or SIGINT stop
+ * accepting, finish the requests in flight and exit 0.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "common/config.h"
+#include "common/embedded.h"
+#include "common/http.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/redis.h"
+#include "services/inventory/inventory.h"
+
+#define DRAIN_LIMIT_SECONDS 10
+
+struct daemon {
+    struct config cfg;
+    struct event_base *base;
+    struct embedded_redis *embedded;
+    struct rclient *redis;
+    struct http_server *http;
+    struct inventory *inventory;
+    struct event *sigterm, *sigint, *deadline;
+    int stopping;
+};
+
+static void healthz(struct request *r)
+{
+    request_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void readyz(struct request *r)
+{
+    if (!rclient_ready(request_redis(r))) {
+        request_reply_problem(r, PROBLEM_UNAVAILABLE, NULL, NULL, "Redis is not answering");
+        return;
+    }
+    request_reply_json(r, 200, json_pack("{s:s}", "status", "ready"));
+}
+
+static void metrics(struct request *r)
+{
+    struct evbuffer *out = evbuffer_new();
+    const struct rclient *c = request_redis(r);
+    const struct rclient_stats *s = rclient_stats(c);
+
+    metrics_render(request_metrics(r), out);
+    evbuffer_add_printf(out,
+                        "# HELP omnistock_redis_up 1 when Redis answers, else 0.\n"
+                        "# TYPE omnistock_redis_up gauge\n"
+                        "omnistock_redis_up %d\n"
+                        "# HELP omnistock_redis_commands_total Commands sent to Redis.\n"
+                        "# TYPE omnistock_redis_commands_total counter\n"
+                        "omnistock_redis_commands_total %llu\n"
+                        "# HELP omnistock_redis_errors_total Redis commands that failed or got "
+                        "an error reply.\n"
+                        "# TYPE omnistock_redis_errors_total counter\n"
+                        "omnistock_redis_errors_total %llu\n"
+                        "# HELP omnistock_redis_timeouts_total Redis commands that timed out.\n"
+                        "# TYPE omnistock_redis_timeouts_total counter\n"
+                        "omnistock_redis_timeouts_total %llu\n"
+                        "# HELP omnistock_redis_reconnects_total Connections to Redis made again "
+                        "after one was lost.\n"
+                        "# TYPE omnistock_redis_reconnects_total counter\n"
+                        "omnistock_redis_reconnects_total %llu\n",
+                        rclient_ready(c), s->commands, s->errors, s->timeouts, s->reconnects);
+    request_reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", out);
+}
+
+static const struct route ops_routes[] = {
+    {EVHTTP_REQ_GET, "/healthz", "healthz", 0, ROUTE_PUBLIC, healthz},
+    {EVHTTP_REQ_GET, "/readyz", "readyz", 0, ROUTE_PUBLIC, readyz},
+    {EVHTTP_REQ_GET, "/metrics", "metrics", 0, ROUTE_PUBLIC | ROUTE_RAW, metrics},
+};
+
+static void drained(void *arg)
+{
+    struct daemon *d = arg;
+
+    log_info("event=drained");
+    event_base_loopexit(d->base, NULL);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    struct daemon *d = arg;
+
+    (void)fd;
+    (void)what;
+    log_warn("event=drain_timeout in_flight=%zu", http_server_in_flight(d->http));
+    event_base_loopexit(d->base, NULL);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct daemon *d = arg;
+    struct timeval limit = {DRAIN_LIMIT_SECONDS, 0};
+
+    (void)what;
+    if (d->stopping)
+        return;
+    d->stopping = 1;
+    log_info("event=stopping signal=%d in_flight=%zu", (int)sig, http_server_in_flight(d->http));
+    d->deadline = evtimer_new(d->base, on_deadline, d);
+    if (d->deadline)
+        evtimer_add(d->deadline, &limit);
+    http_server_drain(d->http, drained, d);
+}
+
+/* Reach Redis: our own embedded server, or the URL given. @return 0, 1 (runtime), 2 (config). */
+static int redis_connect(struct daemon *d, char *err, size_t errlen)
+{
+    struct redis_addr addr;
+
+    if (strcmp(d->cfg.redis_url, "embedded") == 0) {
+        memset(&addr, 0, sizeof(addr));
+        addr.kind = REDIS_ADDR_UNIX;
+        d->embedded =
+            embedded_start(d->base, d->cfg.data_dir, addr.path, sizeof(addr.path), err, errlen);
+        if (d->embedded == NULL)
+            return 1;
+    } else if (redis_addr_parse(d->cfg.redis_url, &addr, err, errlen) != 0) {
+        return 2;
+    }
+    d->redis = rclient_new(d->base, &addr, d->cfg.redis_timeout_ms);
+    if (d->redis == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return 1;
+    }
+    return 0;
+}
+
+static int wire(struct daemon *d, char *err, size_t errlen)
+{
+    d->http = http_server_new(d->base, &d->cfg, d->redis);
+    if (d->http == NULL ||
+        http_server_route(d->http, ops_routes, sizeof(ops_routes) / sizeof(ops_routes[0]), d)) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if ((d->cfg.modules & MODULE_INVENTORY) &&
+        (d->inventory = inventory_new(&d->cfg, d->redis, d->http)) == NULL) {
+        snprintf(err, errlen, "cannot start the inventory module");
+        return -1;
+    }
+    if (http_server_listen(d->http, d->cfg.listen_host, d->cfg.listen_port, err, errlen) != 0)
+        return -1;
+    d->sigterm = evsignal_new(d->base, SIGTERM, on_signal, d);
+    d->sigint = evsignal_new(d->base, SIGINT, on_signal, d);
+    if (d->sigterm == NULL || d->sigint == NULL || evsignal_add(d->sigterm, NULL) != 0 ||
+        evsignal_add(d->sigint, NULL) != 0) {
+        snprintf(err, errlen, "cannot watch signals");
+        return -1;
+    }
+    return 0;
+}
+
+static void daemon_release(struct daemon *d)
+{
+    inventory_free(d->inventory);
+    http_server_free(d->http);
+    rclient_free(d->redis);
+    embedded_stop(d->embedded);
+    if (d->sigterm)
+        event_free(d->sigterm);
+    if (d->sigint)
+        event_free(d->sigint);
+    if (d->deadline)
+        event_free(d->deadline);
+    if (d->base)
+        event_base_free(d->base);
+    config_release(&d->cfg);
+}
+
+int main(int argc, char **argv)
+{
+    struct daemon d;
+    char err[512];
+    int rc;
+
+    memset(&d, 0, sizeof(d));
+    rc = config_load(&d.cfg, argc, argv, err, sizeof(err));
+    if (rc != 0) {
+        if (rc < 0)
+            fprintf(stderr, "omnistockd: %s\n", err);
+        config_release(&d.cfg);
+        return rc < 0 ? 2 : 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    d.base = event_base_new();
+    if (d.base == NULL) {
+        fprintf(stderr, "omnistockd: cannot create the event loop\n");
+        return 1;
+    }
+    rc = redis_connect(&d, err, sizeof(err));
+    if (rc == 0 && wire(&d, err, sizeof(err)) != 0)
+        rc = 1;
+    if (rc != 0) {
+        fprintf(stderr, "omnistockd: %s\n", err);
+        daemon_release(&d);
+        return rc;
+    }
+    rclient_start(d.redis);
+    if (d.cfg.dev_key[0] != '\0')
+        fprintf(stderr,
+                "omnistockd: no --config given, so this is development mode with one admin key, "
+                "shown once:\n  %s\nDo not run like this in production: write a config file with "
+                "hashed keys.\n",
+                d.cfg.dev_key);
+    log_info("event=listening addr=%s:%d redis=%s modules=%s%s", d.cfg.listen_host,
+             d.cfg.listen_port, d.embedded ? "embedded" : "external",
+             (d.cfg.modules & MODULE_INVENTORY) ? "inventory" : "",
+             (d.cfg.modules & MODULE_RECOMMEND) ? ",recommend" : "");
+    event_base_dispatch(d.base);
+    log_info("event=stopped");
+    daemon_release(&d);
+    return 0;
+}
