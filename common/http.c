@@ -259,16 +259,20 @@ static void idem_store(struct request *r, int status, struct evbuffer *buf)
         return;
     idem_key(r, key, sizeof(key));
     memcpy(val, r->fingerprint, 64);
-    snprintf(val + 64, 4, "%03d", status);
+    val[64] = (char)('0' + status / 100 % 10);
+    val[65] = (char)('0' + status / 10 % 10);
+    val[66] = (char)('0' + status % 10);
     evbuffer_copyout(buf, val + 67, blen);
     argv[0] = "SET";
     argv[1] = key;
     argv[2] = val;
     argv[3] = "EX";
     argv[4] = IDEM_TTL_SECONDS;
-    for (int i = 0; i < 5; i++)
-        lens[i] = strlen(argv[i]);
+    lens[0] = 3;
+    lens[1] = strlen(key);
     lens[2] = 67 + blen;
+    lens[3] = 2;
+    lens[4] = strlen(IDEM_TTL_SECONDS);
     if (rclient_command(r->srv->redis, idem_stored, NULL, 5, argv, lens) != 0)
         log_warn("event=idempotency_store_failed error=\"redis unavailable\"");
     free(val);

@@ -542,8 +542,17 @@ static json_t *answer_json(const char *json, size_t len, int *status)
     }
     slug = json_string_value(json_object_get(a, "problem"));
     if (slug == NULL) {
-        json_object_del(a, "status");
-        return a;
+        /* Lua tables have no order; answer in the contract's. */
+        static const char *const order[] = {"event_id", "sku",       "location", "on_hand",
+                                            "reserved", "available", "version",  "to"};
+        out = json_object();
+        for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+            json_t *v = json_object_get(a, order[i]);
+            if (v != NULL)
+                json_object_set(out, order[i], v);
+        }
+        json_decref(a);
+        return out;
     }
     out = http_problem_new(problem_from_slug(slug), json_string_value(json_object_get(a, "field")),
                            json_string_value(json_object_get(a, "detail")));
