@@ -84,9 +84,11 @@ static const struct route ops_routes[] = {
 static void drained(void *arg)
 {
     struct daemon *d = arg;
+    /* The last responses are queued, not yet written: give the loop a moment to flush them. */
+    struct timeval flush = {0, 200 * 1000};
 
     log_info("event=drained");
-    event_base_loopexit(d->base, NULL);
+    event_base_loopexit(d->base, &flush);
 }
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
