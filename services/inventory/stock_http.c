@@ -630,8 +630,14 @@ static void batch_moved(const char *json, size_t len, int replayed, const char *
         op->failed = 1;
     } else {
         json_t *res = answer_json(json, len, &status);
+        const char *field = json_string_value(json_object_get(res, "field"));
         if (status < 400)
             json_object_set_new(res, "status", json_integer(status));
+        if (field != NULL && strcmp(field, "Idempotency-Key") != 0) {
+            char prefixed[96];
+            snprintf(prefixed, sizeof(prefixed), "movements[%zu].%s", slot->i, field);
+            json_object_set_new(res, "field", json_string(prefixed));
+        }
         json_array_set_new(op->results, slot->i, res);
     }
     free(slot);
@@ -669,9 +675,12 @@ static void batch_run(struct request *r)
         json_t *res = NULL;
         if (!it->ok)
             res = http_problem_new(it->err.code, it->err.field, it->err.detail);
-        else if (!request_may_location(r, it->m.location))
-            res = http_problem_new(PROBLEM_FORBIDDEN, "location",
+        else if (!request_may_location(r, it->m.location)) {
+            char field[48];
+            snprintf(field, sizeof(field), "movements[%zu].location", i);
+            res = http_problem_new(PROBLEM_FORBIDDEN, field,
                                    "this key may move stock at its own location only");
+        }
         if (res != NULL)
             json_array_set_new(op->results, i, res);
         else if (batch_send(op, i) != 0)

@@ -1,0 +1,219 @@
+/*
+ * harness.h - the integration-test harness: a real redis-server and a real
+ * omnistockd, started on free loopback ports in a temporary directory, and a
+ * blocking HTTP/1.1 client to talk to the daemon.
+ *
+ * Everything the harness starts is stopped by harness_stop(), by an atexit
+ * handler if a test exits early, and by the kernel (PR_SET_PDEATHSIG) if the
+ * test process is killed.
+ *
+ * Ownership: every struct harness_response is new and freed by
+ * harness_response_free(); json_t pointers returned by lookups are borrowed.
+ */
+#ifndef TESTS_HARNESS_H
+#define TESTS_HARNESS_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+
+#define HARNESS_DIR_SIZE 128 /* temp dirs are short: unix socket paths must fit in 108 */
+
+/* ---- redis-server ---- */
+
+struct harness_redis {
+    pid_t pid;                  /* 0 when not running */
+    int port;                   /* chosen at the first start, kept across restarts */
+    int use_unix;               /* set before the first start: also listen on sock_path */
+    char dir[HARNESS_DIR_SIZE]; /* data dir and redis.log */
+    char sock_path[PATH_MAX];   /* dir/redis.sock when use_unix */
+};
+
+/*
+ * harness_redis_start - start redis-server in @dir (created with mkdtemp when
+ * @r->dir is empty) on @r->port (a free port when 0) and wait until it answers
+ * PING (5 s). Starting again after harness_redis_stop() reuses port and dir.
+ * @return 0, or -1 with a line on stderr (and the redis log).
+ */
+int harness_redis_start(struct harness_redis *r);
+
+/* harness_redis_stop - SIGTERM, wait (5 s), then SIGKILL. @return 0 if it exited cleanly. */
+int harness_redis_stop(struct harness_redis *r);
+
+/* harness_redis_release - stop the server and remove its dir (and what is in it). */
+void harness_redis_release(struct harness_redis *r);
+
+/* harness_redis_command - one command on a fresh connection. @return a new reply or NULL. */
+redisReply *harness_redis_command(struct harness_redis *r, const char *fmt, ...);
+
+/* harness_redis_digest - DEBUG DIGEST of the whole dataset (40 hex). @return 0 or -1. */
+int harness_redis_digest(struct harness_redis *r, char out[41]);
+
+/* harness_redis_flushall - empty every database. @return 0 or -1. */
+int harness_redis_flushall(struct harness_redis *r);
+
+/* ---- omnistockd ---- */
+
+/* The API keys the harness configures, one per role (and a second store). */
+enum harness_role {
+    HARNESS_STOREFRONT = 0,
+    HARNESS_STORE_LEEDS, /* role store, location "store-leeds" */
+    HARNESS_STORE_YORK,  /* role store, location "store-york" */
+    HARNESS_AGENT,
+    HARNESS_ADMIN,
+    HARNESS_NROLES
+};
+
+#define HARNESS_KEY_SIZE 49 /* 48 hex characters and a NUL */
+
+struct harness {
+    struct harness_redis redis;
+    pid_t daemon_pid;
+    int port;
+    char dir[HARNESS_DIR_SIZE]; /* temp dir: config.json, omnistockd.log, redis data */
+    char config_path[PATH_MAX];
+    char log_path[PATH_MAX];
+    char keys[HARNESS_NROLES][HARNESS_KEY_SIZE];
+    int timeout_ms; /* HTTP client timeout per exchange, default 10000 */
+};
+
+/*
+ * harness_start - redis-server, a config file with one key per role, and
+ * omnistockd, ready (GET /readyz answered 200 within 10 s).
+ * @return a new harness, or NULL (everything started is stopped again).
+ */
+struct harness *harness_start(void);
+
+/*
+ * harness_stop - stop the daemon (SIGTERM) and redis, remove the temp dir.
+ * Prints the daemon log when the daemon did not exit with status 0.
+ * @return 0 if the daemon exited with status 0 within 10 s, else -1. Accepts NULL.
+ */
+int harness_stop(struct harness *h);
+
+/* harness_daemon_log - print the last @max_bytes of the daemon's log on stderr. */
+void harness_daemon_log(const struct harness *h, size_t max_bytes);
+
+/* ---- HTTP client ---- */
+
+struct harness_header {
+    char *name;
+    char *value;
+};
+
+struct harness_response {
+    int status; /* 0 when no complete response arrived (timeout, reset) */
+    struct harness_header *headers;
+    size_t nheaders;
+    char *body; /* NUL-terminated, body_len bytes before the NUL */
+    size_t body_len;
+    json_t *json;   /* the body parsed when Content-Type is JSON, else NULL */
+    double seconds; /* time from connect to the end of the response */
+};
+
+/*
+ * harness_http - one request on a new connection, with Connection: close.
+ * @headers: NULL or a NULL-terminated list of "Name: value" lines.
+ * @key: NULL, or sent as "Authorization: Bearer <key>".
+ * Content-Length is added when @body is not NULL.
+ * @return a new response (never NULL; status 0 when none came).
+ */
+struct harness_response *harness_http(const struct harness *h, const char *method, const char *path,
+                                      const char *key, const char *const *headers, const char *body,
+                                      size_t len);
+
+/* harness_raw - send @len bytes as they are and read what comes back until EOF. */
+struct harness_response *harness_raw(const struct harness *h, const void *bytes, size_t len);
+
+/* Shorthands: JSON bodies are sent with Content-Type: application/json. */
+struct harness_response *harness_get(const struct harness *h, const char *key, const char *path);
+struct harness_response *harness_delete(const struct harness *h, const char *key, const char *path);
+struct harness_response *harness_post_json(const struct harness *h, const char *key,
+                                           const char *path, const char *json_text);
+struct harness_response *harness_put_json(const struct harness *h, const char *key,
+                                          const char *path, const char *json_text);
+
+/* harness_header - the value of header @name (case-insensitive), or NULL. Borrowed. */
+const char *harness_header(const struct harness_response *r, const char *name);
+
+void harness_response_free(struct harness_response *r);
+
+/* ---- JSON lookups ---- */
+
+/*
+ * harness_jget - the value at @path in @root: keys separated by '/', array
+ * indices as numbers, e.g. "channels/store/store-leeds/available" or
+ * "items/3/sku". @return borrowed, or NULL when absent.
+ */
+json_t *harness_jget(json_t *root, const char *path);
+
+/* harness_jint - the integer at @path, or LLONG_MIN when absent or not an integer. */
+long long harness_jint(json_t *root, const char *path);
+
+/* harness_jstr - the string at @path, or NULL. Borrowed. */
+const char *harness_jstr(json_t *root, const char *path);
+
+/* ---- test data ---- */
+
+/* harness_data_path - @name under $OMNISTOCK_TEST_DATA/integration into @out. */
+void harness_data_path(const char *name, char *out, size_t size);
+
+/* harness_load_data - the JSON file @name under the test data. @return new; fails the test if bad.
+ */
+json_t *harness_load_data(const char *name);
+
+/*
+ * harness_send_case - send the request a data-driven case describes:
+ * {"method", "path", "body": <JSON value> | "raw": "<text>" | "hex": "<bytes>",
+ *  "content_type"?: default application/json when there is a body, "" for none}.
+ * @key: NULL or the API key. @return a new response.
+ */
+struct harness_response *harness_send_case(const struct harness *h, json_t *c, const char *key);
+
+/* ---- cmocka assertions that show the response (and the daemon log) when they fail ---- */
+
+/* harness_context - a line printed first when an assertion fails (e.g. a case name); NULL clears.
+ */
+void harness_context(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+void harness_assert_status_(const struct harness_response *r, int status, const char *file,
+                            int line);
+void harness_assert_problem_(const struct harness_response *r, int status, const char *code,
+                             const char *field, const char *file, int line);
+void harness_assert_unchanged_(struct harness *h, const char *before, const char *file, int line);
+void harness_assert_jint_(const struct harness_response *r, const char *path, long long want,
+                          const char *file, int line);
+void harness_assert_jstr_(const struct harness_response *r, const char *path, const char *want,
+                          const char *file, int line);
+
+void harness_admin_put_(const struct harness *h, const char *path, const char *json_text,
+                        const char *file, int line);
+
+/* PUT @json_text to @path with the admin key; fails the test unless 200 or 201. */
+#define harness_admin_put(h, path, json_text)                                                      \
+    harness_admin_put_((h), (path), (json_text), __FILE__, __LINE__)
+
+/* The response has this status. */
+#define harness_assert_status(r, status) harness_assert_status_((r), (status), __FILE__, __LINE__)
+
+/*
+ * The response is problem details: @status, Content-Type application/problem+json,
+ * type "/problems/<code>", status in the body, and field == @field unless @field is NULL.
+ */
+#define harness_assert_problem(r, status, code, field)                                             \
+    harness_assert_problem_((r), (status), (code), (field), __FILE__, __LINE__)
+
+/* The Redis dataset still has DEBUG DIGEST @before. */
+#define harness_assert_unchanged(h, before)                                                        \
+    harness_assert_unchanged_((h), (before), __FILE__, __LINE__)
+
+/* The integer (or string) at @path of the response's JSON body equals @want. */
+#define harness_assert_jint(r, path, want)                                                         \
+    harness_assert_jint_((r), (path), (want), __FILE__, __LINE__)
+#define harness_assert_jstr(r, path, want)                                                         \
+    harness_assert_jstr_((r), (path), (want), __FILE__, __LINE__)
+
+#endif

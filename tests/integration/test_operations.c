@@ -1,0 +1,214 @@
+/*
+ * test_operations.c - /healthz, /readyz and /metrics as an operator sees
+ * them: request counts by route and status that move with the traffic,
+ * latency histograms, Redis health counters, and a request id on responses.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/harness/harness.h"
+
+#define ADMIN (h->keys[HARNESS_ADMIN])
+
+static int group_setup(void **state)
+{
+    struct harness *h = harness_start();
+
+    *state = h;
+    if (h == NULL) {
+        return -1;
+    }
+    harness_admin_put(h, "/v1/locations/wh-1",
+                      "{\"name\": \"Warehouse\", \"type\": \"warehouse\", \"fulfils\": [\"web\"]}");
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    return harness_stop(*state);
+}
+
+/* A scrape of /metrics: the sample lines of one family, "name{labels} value". */
+struct sample {
+    char labels[512];
+    double value;
+};
+
+#define MAX_SAMPLES 512
+
+static size_t scrape(struct harness *h, const char *family, struct sample *out)
+{
+    struct harness_response *r = harness_get(h, NULL, "/metrics");
+    size_t n = 0, flen = strlen(family);
+    const char *p;
+
+    harness_assert_status(r, 200);
+    for (p = r->body; p != NULL && *p != '\0' && n < MAX_SAMPLES;
+         p = strchr(p, '\n'), p += p != NULL) {
+        const char *eol = strchr(p, '\n');
+        const char *close;
+
+        if (strncmp(p, family, flen) != 0 || p[flen] != '{') {
+            continue;
+        }
+        close = strstr(p, "} ");
+        if (close == NULL || (eol != NULL && close > eol)) {
+            continue;
+        }
+        snprintf(out[n].labels, sizeof(out[n].labels), "%.*s", (int)(close - p - flen - 1),
+                 p + flen + 1);
+        out[n].value = strtod(close + 2, NULL);
+        n++;
+    }
+    harness_response_free(r);
+    return n;
+}
+
+static double value_of(const struct sample *s, size_t n, const char *labels)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(s[i].labels, labels) == 0) {
+            return s[i].value;
+        }
+    }
+    return 0;
+}
+
+/*
+ * grown - the series of @after that grew by exactly @by since @before and
+ * carry @must (a label pair such as status="404"). @return how many.
+ */
+static int grown(const struct sample *before, size_t nb, const struct sample *after, size_t na,
+                 double by, const char *must, char *labels, size_t size)
+{
+    int count = 0;
+
+    for (size_t i = 0; i < na; i++) {
+        if (after[i].value - value_of(before, nb, after[i].labels) == by &&
+            strstr(after[i].labels, must) != NULL) {
+            snprintf(labels, size, "%s", after[i].labels);
+            count++;
+        }
+    }
+    return count;
+}
+
+static void test_operations__health_and_readiness(void **state)
+{
+    struct harness *h = *state;
+    struct harness_response *r;
+
+    r = harness_get(h, NULL, "/healthz");
+    harness_assert_status(r, 200);
+    harness_response_free(r);
+    r = harness_get(h, NULL, "/readyz");
+    harness_assert_status(r, 200);
+    harness_response_free(r);
+}
+
+static void test_operations__request_counts_by_route_and_status(void **state)
+{
+    static struct sample before[MAX_SAMPLES], after[MAX_SAMPLES];
+    struct harness *h = *state;
+    size_t nb, na;
+    char labels[512];
+
+    nb = scrape(h, "omnistock_http_requests_total", before);
+    for (int i = 0; i < 3; i++) {
+        struct harness_response *r = harness_get(h, ADMIN, "/v1/locations");
+
+        harness_assert_status(r, 200);
+        harness_response_free(r);
+    }
+    for (int i = 0; i < 2; i++) {
+        struct harness_response *r = harness_get(h, ADMIN, "/v1/stock/NO-SUCH-SKU-4711");
+
+        harness_assert_status(r, 404);
+        harness_response_free(r);
+    }
+    na = scrape(h, "omnistock_http_requests_total", after);
+
+    /* exactly one series counts the three GET /v1/locations, with method, status and a route */
+    assert_int_equal(grown(before, nb, after, na, 3, "status=\"200\"", labels, sizeof(labels)), 1);
+    assert_non_null(strstr(labels, "method=\"GET\""));
+    assert_non_null(strstr(labels, "route=\""));
+    /* and one the two 404s */
+    assert_int_equal(grown(before, nb, after, na, 2, "status=\"404\"", labels, sizeof(labels)), 1);
+    assert_non_null(strstr(labels, "route=\""));
+    /* routes are templates: a SKU from a path never becomes a label */
+    for (size_t i = 0; i < na; i++) {
+        assert_null(strstr(after[i].labels, "NO-SUCH-SKU-4711"));
+    }
+}
+
+static void test_operations__latency_histogram_by_route(void **state)
+{
+    static struct sample buckets[MAX_SAMPLES], counts[MAX_SAMPLES];
+    struct harness *h = *state;
+    size_t nb = scrape(h, "omnistock_http_request_duration_seconds_bucket", buckets);
+    size_t nc = scrape(h, "omnistock_http_request_duration_seconds_count", counts);
+    int inf = 0;
+
+    assert_true(nb > 0);
+    assert_true(nc > 0);
+    for (size_t i = 0; i < nb; i++) {
+        assert_non_null(strstr(buckets[i].labels, "route=\""));
+        assert_non_null(strstr(buckets[i].labels, "le=\""));
+        inf += strstr(buckets[i].labels, "le=\"+Inf\"") != NULL && buckets[i].value > 0;
+    }
+    assert_true(inf > 0);
+}
+
+static void test_operations__redis_health_metrics(void **state)
+{
+    struct harness *h = *state;
+    struct harness_response *r = harness_get(h, NULL, "/metrics");
+    const char *ct = harness_header(r, "Content-Type");
+
+    harness_assert_status(r, 200);
+    assert_non_null(ct);
+    assert_true(strncmp(ct, "text/plain", 10) == 0);
+    assert_non_null(strstr(r->body, "\nomnistock_redis_up 1"));
+    assert_non_null(strstr(r->body, "\nomnistock_redis_reconnects_total "));
+    assert_non_null(strstr(r->body, "\nomnistock_redis_errors_total "));
+    assert_non_null(strstr(r->body, "# TYPE omnistock_redis_reconnects_total counter"));
+    assert_non_null(strstr(r->body, "# TYPE omnistock_http_requests_total counter"));
+    assert_non_null(strstr(r->body, "# TYPE omnistock_http_request_duration_seconds histogram"));
+    harness_response_free(r);
+}
+
+static void test_operations__every_response_has_a_request_id(void **state)
+{
+    struct harness *h = *state;
+    struct harness_response *a = harness_get(h, ADMIN, "/v1/locations");
+    struct harness_response *b = harness_get(h, NULL, "/v1/locations");
+    struct harness_response *c = harness_get(h, ADMIN, "/v1/nothing-here");
+
+    assert_non_null(harness_header(a, "X-Request-Id"));
+    assert_non_null(harness_header(b, "X-Request-Id"));
+    assert_non_null(harness_header(c, "X-Request-Id"));
+    assert_string_not_equal(harness_header(a, "X-Request-Id"), harness_header(b, "X-Request-Id"));
+    harness_response_free(a);
+    harness_response_free(b);
+    harness_response_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_operations__health_and_readiness),
+        cmocka_unit_test(test_operations__request_counts_by_route_and_status),
+        cmocka_unit_test(test_operations__latency_histogram_by_route),
+        cmocka_unit_test(test_operations__redis_health_metrics),
+        cmocka_unit_test(test_operations__every_response_has_a_request_id),
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
