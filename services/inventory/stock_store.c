@@ -292,8 +292,9 @@ int stock_move(struct stock_store *st, const struct movement *m, const char *ide
                const char *fingerprint, stock_move_cb *cb, void *arg)
 {
     unsigned part = partition_of(m->sku, st->cfg->partitions);
-    char keys[5][KEY_MAX], partbuf[8], qty[24], as_of[24], low[24], evmax[24], histmax[24];
-    const char *args[19];
+    char keys[6][KEY_MAX], partbuf[8], qty[24], as_of[24], low[24], evmax[24], histmax[24];
+    char holdprefix[KEY_MAX];
+    const char *args[21];
     struct move_call *call = malloc(sizeof(*call));
 
     if (call == NULL)
@@ -303,31 +304,34 @@ int stock_move(struct stock_store *st, const struct movement *m, const char *ide
     key_in(part, "events", NULL, keys[2], KEY_MAX);
     key_in(part, "hist", m->sku, keys[3], KEY_MAX);
     key_in(part, "idem", idem_scope[0] ? idem_scope : "-", keys[4], KEY_MAX);
+    key_in(part, "holdsof", m->sku, keys[5], KEY_MAX);
+    key_in(part, "hold", "", holdprefix, KEY_MAX);
     snprintf(partbuf, sizeof(partbuf), "%u", part);
     snprintf(qty, sizeof(qty), "%lld", m->quantity);
     snprintf(as_of, sizeof(as_of), "%lld", m->as_of_ms);
     snprintf(low, sizeof(low), "%lld", st->cfg->low_stock);
     snprintf(evmax, sizeof(evmax), "%lld", st->cfg->events_maxlen);
     snprintf(histmax, sizeof(histmax), "%lld", st->cfg->history_maxlen);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         args[i] = keys[i];
-    args[5] = partbuf;
-    args[6] = m->sku;
-    args[7] = movement_type_name(m->type);
-    args[8] = m->location;
-    args[9] = qty;
-    args[10] = m->to_location;
-    args[11] = m->has_as_of ? as_of : "";
-    args[12] = m->reason;
-    args[13] = m->reference;
-    args[14] = low;
-    args[15] = evmax;
-    args[16] = histmax;
-    args[17] = idem_scope[0] ? fingerprint : "";
-    args[18] = "86400";
+    args[6] = partbuf;
+    args[7] = m->sku;
+    args[8] = movement_type_name(m->type);
+    args[9] = m->location;
+    args[10] = qty;
+    args[11] = m->to_location;
+    args[12] = m->has_as_of ? as_of : "";
+    args[13] = m->reason;
+    args[14] = m->reference;
+    args[15] = low;
+    args[16] = evmax;
+    args[17] = histmax;
+    args[18] = idem_scope[0] ? fingerprint : "";
+    args[19] = "86400";
+    args[20] = holdprefix;
     call->cb = cb;
     call->arg = arg;
-    if (rclient_eval(st->redis, on_move, call, (size_t)st->script_move, 5, 19, args, NULL) != 0) {
+    if (rclient_eval(st->redis, on_move, call, (size_t)st->script_move, 6, 21, args, NULL) != 0) {
         free(call);
         return -1;
     }

@@ -8,35 +8,26 @@
 -- KEYS[3] {pNN}:events       the partition's event stream
 -- KEYS[4] {pNN}:hist:<sku>   the SKU's ledger, newest first
 -- KEYS[5] {pNN}:idem:<scope> the idempotency record
+-- KEYS[6] {pNN}:holdsof:<sku> the reservations holding this SKU (for shortfalls)
 -- ARGV  1 partition  2 sku  3 type  4 location  5 quantity  6 to_location ('' if none)
 --       7 as_of_ms ('' = now)  8 reason  9 reference  10 low-stock threshold
 --       11 events kept  12 ledger entries kept  13 fingerprint ('' = no key)  14 record TTL
+--       15 the partition's hold key prefix, "{pNN}:hold:"
 -- Returns {answer, replayed}: answer is JSON, {"status": 201, ...} on success or
 -- {"status": 4xx, "problem": "<code>", "field", "detail", ...}.
 
-local part, sku, mtype, loc = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local sku, mtype, loc = ARGV[2], ARGV[3], ARGV[4]
 local qty = tonumber(ARGV[5])
 local to_loc = ARGV[6]
 local low = tonumber(ARGV[10])
 local fp = ARGV[13]
 
-if fp ~= '' then
-  local prev = redis.call('GET', KEYS[5])
-  if prev then
-    if string.sub(prev, 1, 64) ~= fp then
-      return {cjson.encode({status = 422, problem = 'idempotency-key-reused',
-                            field = 'Idempotency-Key',
-                            detail = 'this Idempotency-Key was used for a different request'}), 0}
-    end
-    return {string.sub(prev, 65), 1}
-  end
-end
+local replay = lib.idem_replay(KEYS[5], fp)
+if replay then return replay end
 
 local function finish(answer)
   local json = cjson.encode(answer)
-  if fp ~= '' then
-    redis.call('SET', KEYS[5], fp .. json, 'EX', ARGV[14])
-  end
+  lib.idem_store(KEYS[5], fp, json, ARGV[14])
   return {json, 0}
 end
 
@@ -57,45 +48,11 @@ if to_loc ~= '' and redis.call('HEXISTS', KEYS[2], to_loc) == 0 then
 end
 
 local safety = tonumber(redis.call('HGET', KEYS[1], ':s') or '0')
-
-local function level(l)
-  local v = redis.call('HGET', KEYS[1], l)
-  if not v then return 0, 0, -1 end
-  local h, r, c = string.match(v, '^(%d+):(%d+):(%-?%d+)$')
-  return tonumber(h), tonumber(r), tonumber(c)
-end
-
-local function available(h, r)
-  local a = h - r - safety
-  if a < 0 then return 0 end
-  return a
-end
-
-local t = redis.call('TIME')
-local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-
-local function iso(ms)
-  local secs = math.floor(ms / 1000)
-  local z = math.floor(secs / 86400) + 719468
-  local rem = secs % 86400
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
-                          - math.floor(doe / 146096)) / 365)
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local d = doy - math.floor((153 * mp + 2) / 5) + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  local y = yoe + era * 400
-  if m <= 2 then y = y + 1 end
-  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d, math.floor(rem / 3600),
-                       math.floor(rem % 3600 / 60), rem % 60, ms % 1000)
-end
-
-local h, r, c = level(loc)
-local h0, r0 = h, r
+local now = lib.now_ms()
+local h, r, c = lib.level(KEYS[1], loc)
+local h0 = h
 local th, tr, tc, th0
-local as_of = now_ms
+local as_of = now
 if ARGV[7] ~= '' then as_of = tonumber(ARGV[7]) end
 
 if mtype == 'receipt' or mtype == 'return' then
@@ -117,70 +74,52 @@ elseif mtype == 'count' then
   c = as_of
 end
 
-local version = redis.call('HINCRBY', KEYS[1], ':v', 1)
-if c < 0 then c = 0 end
-redis.call('HSET', KEYS[1], loc, h .. ':' .. r .. ':' .. c)
+local ctx = {part = ARGV[1], stream = KEYS[3], maxlen = ARGV[11], hist = KEYS[4],
+             histmax = tonumber(ARGV[12]), sku = sku, safety = safety, at = lib.iso(now)}
+ctx.version = redis.call('HINCRBY', KEYS[1], ':v', 1)
+lib.set_level(KEYS[1], loc, h, r, c)
 if mtype == 'transfer' then
-  th, tr, tc = level(to_loc)
+  th, tr, tc = lib.level(KEYS[1], to_loc)
   th0 = th
-  if tc < 0 then tc = 0 end
   th = th + qty
-  redis.call('HSET', KEYS[1], to_loc, th .. ':' .. tr .. ':' .. tc)
+  lib.set_level(KEYS[1], to_loc, th, tr, tc)
 end
 
-local at = iso(now_ms)
-
-local function emit(etype, l, lh, lr, extra)
-  local ev = {type = etype, at = at, sku = sku, location = l, version = version,
-              levels = {on_hand = lh, reserved = lr, available = available(lh, lr)}}
-  for k, v in pairs(extra or {}) do ev[k] = v end
-  local sid = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[11], '*', 'sku', sku, 'loc', l,
-                         'type', etype, 'e', cjson.encode(ev))
-  ev.id = part .. '-' .. sid
-  redis.call('LPUSH', KEYS[4], cjson.encode(ev))
-  return ev.id
-end
-
--- The threshold events that follow from one location's change.
-local function transitions(l, bh, br, ah, ar)
-  local before, after = available(bh, br), available(ah, ar)
-  if after == 0 and before > 0 then
-    emit('stock.out', l, ah, ar)
-  elseif after > 0 and before == 0 then
-    emit('stock.back', l, ah, ar)
+-- The reservations at risk when on_hand falls below reserved at a location.
+local function at_risk(l)
+  local out = {}
+  for _, id in ipairs(redis.call('SMEMBERS', KEYS[6])) do
+    local held = redis.call('HGET', ARGV[15] .. id, sku .. '|' .. l)
+    if held then out[#out + 1] = id end
   end
-  if after > 0 and after <= low and before > low then
-    emit('stock.low', l, ah, ar)
-  end
-  if ah < ar and ah < bh then
-    emit('stock.shortfall', l, ah, ar, {shortfall = ar - ah})
-  end
+  table.sort(out)
+  return out
 end
 
 local movement = {type = mtype, quantity = qty}
 if ARGV[8] ~= '' then movement.reason = ARGV[8] end
 if ARGV[9] ~= '' then movement.reference = ARGV[9] end
-if mtype == 'count' then movement.as_of = iso(as_of) end
+if mtype == 'count' then movement.as_of = lib.iso(as_of) end
 local event_id
 if mtype == 'transfer' then
   movement.type = 'transfer_out'
   movement.to_location = to_loc
-  event_id = emit('stock.changed', loc, h, r, {movement = movement})
-  local incoming = {type = 'transfer_in', quantity = qty, from_location = loc,
-                    reason = movement.reason, reference = movement.reference}
-  emit('stock.changed', to_loc, th, tr, {movement = incoming})
+  event_id = lib.emit(ctx, 'stock.changed', loc, h, r, {movement = movement})
+  lib.emit(ctx, 'stock.changed', to_loc, th, tr,
+           {movement = {type = 'transfer_in', quantity = qty, from_location = loc,
+                        reason = movement.reason, reference = movement.reference}})
 else
-  event_id = emit('stock.changed', loc, h, r, {movement = movement})
+  event_id = lib.emit(ctx, 'stock.changed', loc, h, r, {movement = movement})
 end
-transitions(loc, h0, r0, h, r)
+lib.transitions(ctx, loc, h0, r, h, r, low, h < r and at_risk(loc) or nil)
 if mtype == 'transfer' then
-  transitions(to_loc, th0, tr, th, tr)
+  lib.transitions(ctx, to_loc, th0, tr, th, tr, low)
 end
-redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[12]) - 1)
 
 local answer = {status = 201, event_id = event_id, sku = sku, location = loc, on_hand = h,
-                reserved = r, available = available(h, r), version = version}
+                reserved = r, available = lib.available(h, r, safety), version = ctx.version}
 if mtype == 'transfer' then
-  answer.to = {location = to_loc, on_hand = th, reserved = tr, available = available(th, tr)}
+  answer.to = {location = to_loc, on_hand = th, reserved = tr,
+               available = lib.available(th, tr, safety)}
 end
 return finish(answer)

@@ -1,0 +1,130 @@
+-- lib.lua: what every write script shares. The build prepends this file to
+-- each script, so a script stays one EVALSHA touching one partition's slot.
+
+local lib = {}
+
+lib.WEB, lib.STORE, lib.CLICK_COLLECT = 1, 2, 4
+lib.CHANNELS = {web = 1, store = 2, click_collect = 4}
+
+function lib.now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Milliseconds since the epoch as RFC 3339 UTC with milliseconds.
+function lib.iso(ms)
+  local secs = math.floor(ms / 1000)
+  local z = math.floor(secs / 86400) + 719468
+  local rem = secs % 86400
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
+                          - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400
+  if m <= 2 then y = y + 1 end
+  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d, math.floor(rem / 3600),
+                       math.floor(rem % 3600 / 60), rem % 60, ms % 1000)
+end
+
+-- A location's level in a stock hash: on_hand, reserved, last count (-1: never).
+function lib.level(key, loc)
+  local v = redis.call('HGET', key, loc)
+  if not v then return 0, 0, -1 end
+  local h, r, c = string.match(v, '^(%d+):(%d+):(%-?%d+)$')
+  return tonumber(h), tonumber(r), tonumber(c)
+end
+
+function lib.set_level(key, loc, h, r, c)
+  if c < 0 then c = 0 end
+  redis.call('HSET', key, loc, h .. ':' .. r .. ':' .. c)
+end
+
+function lib.available(h, r, safety)
+  local a = h - r - safety
+  if a < 0 then return 0 end
+  return a
+end
+
+-- The partition's copy of the location rules: id -> {store, fulfils, buffer}.
+function lib.rules(locs_key)
+  local flat = redis.call('HGETALL', locs_key)
+  local rules = {}
+  for i = 1, #flat, 2 do
+    local kind, fulfils, buffer = string.match(flat[i + 1], '^(%a):(%d+):(%d+)$')
+    if kind then
+      rules[flat[i]] = {id = flat[i], store = kind == 's', fulfils = tonumber(fulfils),
+                        buffer = tonumber(buffer)}
+    end
+  end
+  return rules
+end
+
+-- What location rule may promise in channel (a CHANNELS bit); -1 if it does not fulfil it.
+function lib.channel_at(channel, rule, h, r, safety)
+  if bit.band(rule.fulfils, channel) == 0 then return -1 end
+  local a
+  if channel == lib.STORE then
+    a = h - r
+  else
+    a = h - r - safety - rule.buffer
+  end
+  if a < 0 then return 0 end
+  return a
+end
+
+-- An event context: where events go and what they say about one SKU.
+-- ctx = {part, stream, maxlen, hist, histmax, sku, version, safety, at}
+function lib.emit(ctx, etype, loc, h, r, extra)
+  local ev = {type = etype, at = ctx.at, sku = ctx.sku, location = loc, version = ctx.version,
+              levels = {on_hand = h, reserved = r, available = lib.available(h, r, ctx.safety)}}
+  for k, v in pairs(extra or {}) do ev[k] = v end
+  local sid = redis.call('XADD', ctx.stream, 'MAXLEN', '~', ctx.maxlen, '*', 'sku', ctx.sku,
+                         'loc', loc, 'type', etype, 'e', cjson.encode(ev))
+  ev.id = ctx.part .. '-' .. sid
+  if ctx.hist then
+    redis.call('LPUSH', ctx.hist, cjson.encode(ev))
+    redis.call('LTRIM', ctx.hist, 0, ctx.histmax - 1)
+  end
+  return ev.id
+end
+
+-- The threshold events that follow from one location's change of level.
+function lib.transitions(ctx, loc, bh, br, ah, ar, low, at_risk)
+  local before = lib.available(bh, br, ctx.safety)
+  local after = lib.available(ah, ar, ctx.safety)
+  if after == 0 and before > 0 then
+    lib.emit(ctx, 'stock.out', loc, ah, ar)
+  elseif after > 0 and before == 0 then
+    lib.emit(ctx, 'stock.back', loc, ah, ar)
+  end
+  if after > 0 and after <= low and before > low then
+    lib.emit(ctx, 'stock.low', loc, ah, ar)
+  end
+  if ah < ar and ah < bh then
+    local extra = {shortfall = ar - ah}
+    if at_risk and #at_risk > 0 then extra.reservations = at_risk end
+    lib.emit(ctx, 'stock.shortfall', loc, ah, ar, extra)
+  end
+end
+
+-- The idempotency record: the stored answer if this request was made before.
+function lib.idem_replay(key, fp)
+  if fp == '' then return nil end
+  local prev = redis.call('GET', key)
+  if not prev then return nil end
+  if string.sub(prev, 1, 64) ~= fp then
+    return {cjson.encode({status = 422, problem = 'idempotency-key-reused',
+                          field = 'Idempotency-Key',
+                          detail = 'this Idempotency-Key was used for a different request'}), 0}
+  end
+  return {string.sub(prev, 65), 1}
+end
+
+function lib.idem_store(key, fp, json, ttl)
+  if fp ~= '' then redis.call('SET', key, fp .. json, 'EX', ttl) end
+end
+
