@@ -6,18 +6,20 @@
 #define INVENTORY_INVENTORY_H
 
 struct config;
+struct event_base;
 struct http_server;
 struct inventory;
 struct rclient;
 
 /*
  * inventory_new - register the module's Lua scripts with @redis (before
- * rclient_start) and its routes with @srv (before listening).
- * @cfg, @redis, @srv: borrowed, must outlive the module.
+ * rclient_start) and its routes with @srv (before listening), and start the
+ * reservation expiry sweep on @base.
+ * @cfg, @base, @redis, @srv: borrowed, must outlive the module.
  * @return a new module, or NULL.
  */
-struct inventory *inventory_new(const struct config *cfg, struct rclient *redis,
-                                struct http_server *srv);
+struct inventory *inventory_new(const struct config *cfg, struct event_base *base,
+                                struct rclient *redis, struct http_server *srv);
 void inventory_free(struct inventory *inv);
 
 #endif

@@ -14,25 +14,19 @@
 #include "common/redis.h"
 #include "proto/catalog.h"
 #include "proto/movement.h"
-#include "services/inventory/inventory.h"
+#include "services/inventory/inventory_internal.h"
 #include "services/inventory/stock_logic.h"
 #include "services/inventory/stock_store.h"
 
 #define HISTORY_DEFAULT 50
 #define HISTORY_MAX     1000
 
-struct inventory {
-    const struct config *cfg;
-    struct stock_store store;
-};
-
 static struct stock_store *store_of(struct request *r)
 {
     return &((struct inventory *)r->ctx)->store;
 }
 
-/* A path identifier, or a 400 naming @field. @return 0 or -1 (replied). */
-static int path_id(struct request *r, int i, const char *field)
+int inventory_path_id(struct request *r, int i, const char *field)
 {
     if (proto_id_valid(r->params[i]))
         return 0;
@@ -104,7 +98,7 @@ static void location_get(struct request *r)
 {
     const char *argv[] = {"HGET", "locations", r->params[0]};
 
-    if (path_id(r, 0, "id") != 0)
+    if (inventory_path_id(r, 0, "id") != 0)
         return;
     if (rclient_command(request_redis(r), location_got, r, 3, argv, NULL) != 0)
         request_reply_unavailable(r);
@@ -231,7 +225,7 @@ static void product_get(struct request *r)
     char key[128];
     const char *argv[] = {"HGETALL", key};
 
-    if (path_id(r, 0, "sku") != 0)
+    if (inventory_path_id(r, 0, "sku") != 0)
         return;
     stock_key(store_of(r), "prod", r->params[0], key, sizeof(key));
     if (rclient_command(request_redis(r), product_got, r, 2, argv, NULL) != 0)
@@ -349,7 +343,7 @@ static void stock_get(struct request *r)
     struct proto_error err;
     int ex = 0;
 
-    if (path_id(r, 0, "sku") != 0)
+    if (inventory_path_id(r, 0, "sku") != 0)
         return;
     if (explain != NULL && proto_parse_bool(explain, "explain", &ex, &err) != 0) {
         request_reply_error(r, &err);
@@ -492,7 +486,7 @@ static void stock_history(struct request *r)
     struct proto_error err;
     long long n = HISTORY_DEFAULT;
 
-    if (path_id(r, 0, "sku") != 0)
+    if (inventory_path_id(r, 0, "sku") != 0)
         return;
     if (limit != NULL && proto_parse_uint(limit, "limit", 1, HISTORY_MAX, &n, &err) != 0) {
         request_reply_error(r, &err);
@@ -733,7 +727,7 @@ static void movements(struct request *r)
     request_idempotent(r, batch_run);
 }
 
-static const struct route routes[] = {
+const struct route stock_routes[] = {
     {EVHTTP_REQ_GET, "/v1/locations", "locations_list", ROLE_STOREFRONT | ROLE_AGENT | ROLE_ADMIN,
      0, location_list},
     {EVHTTP_REQ_GET, "/v1/locations/{}", "location_get", ROLE_STOREFRONT | ROLE_AGENT | ROLE_ADMIN,
@@ -750,23 +744,4 @@ static const struct route routes[] = {
      movements},
 };
 
-struct inventory *inventory_new(const struct config *cfg, struct rclient *redis,
-                                struct http_server *srv)
-{
-    struct inventory *inv = calloc(1, sizeof(*inv));
-
-    if (inv == NULL)
-        return NULL;
-    inv->cfg = cfg;
-    if (stock_store_init(&inv->store, cfg, redis) != 0 ||
-        http_server_route(srv, routes, sizeof(routes) / sizeof(routes[0]), inv) != 0) {
-        free(inv);
-        return NULL;
-    }
-    return inv;
-}
-
-void inventory_free(struct inventory *inv)
-{
-    free(inv);
-}
+const size_t stock_nroutes = sizeof(stock_routes) / sizeof(stock_routes[0]);

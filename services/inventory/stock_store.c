@@ -28,7 +28,7 @@ int stock_store_init(struct stock_store *st, const struct config *cfg, struct rc
     return st->script_read < 0 || st->script_move < 0 || st->script_product < 0 ? -1 : 0;
 }
 
-static void key_in(unsigned part, const char *kind, const char *sku, char *buf, size_t buflen)
+void stock_key_part(unsigned part, const char *kind, const char *sku, char *buf, size_t buflen)
 {
     if (sku != NULL)
         snprintf(buf, buflen, "{p%02u}:%s:%s", part, kind, sku);
@@ -39,7 +39,7 @@ static void key_in(unsigned part, const char *kind, const char *sku, char *buf, 
 void stock_key(const struct stock_store *st, const char *kind, const char *sku, char *buf,
                size_t buflen)
 {
-    key_in(partition_of(sku, st->cfg->partitions), kind, sku, buf, buflen);
+    stock_key_part(partition_of(sku, st->cfg->partitions), kind, sku, buf, buflen);
 }
 
 void stock_snapshot_free(struct stock_snapshot *s)
@@ -191,12 +191,12 @@ static int read_partition(struct read_op *op, unsigned part)
     call = malloc(sizeof(*call));
     if (keys == NULL || args == NULL || call == NULL)
         goto out;
-    key_in(part, "locs", NULL, keys[0], KEY_MAX);
+    stock_key_part(part, "locs", NULL, keys[0], KEY_MAX);
     args[0] = keys[0];
     for (size_t i = 0, j = 1; i < op->n; i++) {
         if (op->part[i] != part)
             continue;
-        key_in(part, "sku", op->skus[i], keys[j], KEY_MAX);
+        stock_key_part(part, "sku", op->skus[i], keys[j], KEY_MAX);
         args[j] = keys[j];
         j++;
     }
@@ -299,13 +299,13 @@ int stock_move(struct stock_store *st, const struct movement *m, const char *ide
 
     if (call == NULL)
         return -1;
-    key_in(part, "sku", m->sku, keys[0], KEY_MAX);
-    key_in(part, "locs", NULL, keys[1], KEY_MAX);
-    key_in(part, "events", NULL, keys[2], KEY_MAX);
-    key_in(part, "hist", m->sku, keys[3], KEY_MAX);
-    key_in(part, "idem", idem_scope[0] ? idem_scope : "-", keys[4], KEY_MAX);
-    key_in(part, "holdsof", m->sku, keys[5], KEY_MAX);
-    key_in(part, "hold", "", holdprefix, KEY_MAX);
+    stock_key_part(part, "sku", m->sku, keys[0], KEY_MAX);
+    stock_key_part(part, "locs", NULL, keys[1], KEY_MAX);
+    stock_key_part(part, "events", NULL, keys[2], KEY_MAX);
+    stock_key_part(part, "hist", m->sku, keys[3], KEY_MAX);
+    stock_key_part(part, "idem", idem_scope[0] ? idem_scope : "-", keys[4], KEY_MAX);
+    stock_key_part(part, "holdsof", m->sku, keys[5], KEY_MAX);
+    stock_key_part(part, "hold", "", holdprefix, KEY_MAX);
     snprintf(partbuf, sizeof(partbuf), "%u", part);
     snprintf(qty, sizeof(qty), "%lld", m->quantity);
     snprintf(as_of, sizeof(as_of), "%lld", m->as_of_ms);
@@ -366,7 +366,7 @@ int stock_product_put(struct stock_store *st, const struct product *p, stock_don
         return -1;
     stock_key(st, "prod", p->sku, keys[0], KEY_MAX);
     stock_key(st, "sku", p->sku, keys[1], KEY_MAX);
-    key_in(partition_of(p->sku, st->cfg->partitions), "skus", NULL, keys[2], KEY_MAX);
+    stock_key_part(partition_of(p->sku, st->cfg->partitions), "skus", NULL, keys[2], KEY_MAX);
     snprintf(amount, sizeof(amount), "%lld", p->price_amount);
     snprintf(safety, sizeof(safety), "%lld", p->safety_stock);
     args[0] = keys[0];
@@ -432,7 +432,7 @@ int stock_location_put(struct stock_store *st, const struct location *loc, stock
     /* Each partition's copy of the rule, for scripts that must stay in one slot. */
     stock_rule_format(loc, rule, sizeof(rule));
     for (unsigned p = 0; p < st->cfg->partitions; p++) {
-        key_in(p, "locs", NULL, key, sizeof(key));
+        stock_key_part(p, "locs", NULL, key, sizeof(key));
         argv[1] = key;
         argv[3] = rule;
         if (rclient_command(st->redis, on_location_part, call, 4, argv, NULL) != 0)

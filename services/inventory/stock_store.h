@@ -45,6 +45,9 @@ int stock_store_init(struct stock_store *st, const struct config *cfg, struct rc
 void stock_key(const struct stock_store *st, const char *kind, const char *sku, char *buf,
                size_t buflen);
 
+/* stock_key_part - the same, for partition @part. */
+void stock_key_part(unsigned part, const char *kind, const char *sku, char *buf, size_t buflen);
+
 struct stock_item {
     int known;
     long long safety;

@@ -149,7 +149,7 @@ static int wire(struct daemon *d, char *err, size_t errlen)
         return -1;
     }
     if ((d->cfg.modules & MODULE_INVENTORY) &&
-        (d->inventory = inventory_new(&d->cfg, d->redis, d->http)) == NULL) {
+        (d->inventory = inventory_new(&d->cfg, d->base, d->redis, d->http)) == NULL) {
         snprintf(err, errlen, "cannot start the inventory module");
         return -1;
     }

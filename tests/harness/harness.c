@@ -603,6 +603,40 @@ int harness_stop(struct harness *h)
     return rc;
 }
 
+int harness_daemon_kill(struct harness *h)
+{
+    if (h == NULL || h->daemon_pid <= 0) {
+        return -1;
+    }
+    kill(h->daemon_pid, SIGKILL);
+    waitpid(h->daemon_pid, NULL, 0);
+    child_remove(h->daemon_pid);
+    h->daemon_pid = 0;
+    return 0;
+}
+
+int harness_daemon_restart(struct harness *h)
+{
+    int rc = 1;
+
+    if (h == NULL) {
+        return -1;
+    }
+    if (h->daemon_pid > 0) {
+        stop_child(h->daemon_pid, DAEMON_STOP_MS);
+        h->daemon_pid = 0;
+    }
+    for (int i = 0; i < DAEMON_ATTEMPTS && rc == 1; i++) {
+        rc = daemon_launch(h);
+    }
+    if (rc != 0) {
+        h->daemon_pid = 0;
+        return -1;
+    }
+    current = h;
+    return 0;
+}
+
 void harness_daemon_log(const struct harness *h, size_t max_bytes)
 {
     if (h != NULL) {

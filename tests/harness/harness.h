@@ -94,6 +94,23 @@ struct harness *harness_start(void);
  */
 int harness_stop(struct harness *h);
 
+/*
+ * harness_daemon_kill - SIGKILL the daemon (no graceful shutdown: a crash) and
+ * reap it; h->daemon_pid becomes 0. Redis and the temp dir stay.
+ * @return 0, or -1 if no daemon was running.
+ */
+int harness_daemon_kill(struct harness *h);
+
+/*
+ * harness_daemon_restart - start omnistockd again on the same Redis with the
+ * same config and keys, after harness_daemon_kill() (a daemon still running
+ * is stopped with SIGTERM first), and wait until GET /readyz answers 200.
+ * The daemon may listen on another port: h->port is updated, so no other
+ * thread may be using @h meanwhile.
+ * @return 0, or -1 (h->daemon_pid is then 0).
+ */
+int harness_daemon_restart(struct harness *h);
+
 /* harness_daemon_log - print the last @max_bytes of the daemon's log on stderr. */
 void harness_daemon_log(const struct harness *h, size_t max_bytes);
 
@@ -116,6 +133,9 @@ struct harness_response {
 
 /*
  * harness_http - one request on a new connection, with Connection: close.
+ * The client keeps no state of its own: threads may call it (and the
+ * shorthands below) at the same time on one harness, as long as nothing
+ * changes @h meanwhile. The assertions below are for the main thread only.
  * @headers: NULL or a NULL-terminated list of "Name: value" lines.
  * @key: NULL, or sent as "Authorization: Bearer <key>".
  * Content-Length is added when @body is not NULL.

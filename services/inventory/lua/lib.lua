@@ -63,9 +63,14 @@ function lib.rules(locs_key)
   return rules
 end
 
+-- Does the rule's fulfils mask include channel (a CHANNELS bit)?
+function lib.fulfils(rule, channel)
+  return math.floor(rule.fulfils / channel) % 2 == 1
+end
+
 -- What location rule may promise in channel (a CHANNELS bit); -1 if it does not fulfil it.
 function lib.channel_at(channel, rule, h, r, safety)
-  if bit.band(rule.fulfils, channel) == 0 then return -1 end
+  if not lib.fulfils(rule, channel) then return -1 end
   local a
   if channel == lib.STORE then
     a = h - r
@@ -74,6 +79,43 @@ function lib.channel_at(channel, rule, h, r, safety)
   end
   if a < 0 then return 0 end
   return a
+end
+
+-- Plan one line of a basket: {allocations}, or nil and what the channel could promise.
+-- rules: id -> rule; levels: id -> {h, r} (missing: nothing there); channel: a CHANNELS
+-- bit; loc: the store for click_collect and store, '' for web, where the service chooses:
+-- warehouses first, then stores that ship; most available first; ties by id.
+function lib.allocate(rules, levels, safety, channel, loc, qty)
+  local function promise(id)
+    local lv = levels[id] or {0, 0}
+    return lib.channel_at(channel, rules[id], lv[1], lv[2], safety)
+  end
+  if loc ~= '' then
+    local a = rules[loc] and promise(loc) or -1
+    if a < qty then return nil, math.max(a, 0) end
+    return {{location = loc, quantity = qty}}
+  end
+  local cands = {}
+  for id, rule in pairs(rules) do
+    local a = promise(id)
+    if a > 0 then cands[#cands + 1] = {id = id, store = rule.store, available = a} end
+  end
+  table.sort(cands, function(x, y)
+    if x.store ~= y.store then return not x.store end
+    if x.available ~= y.available then return x.available > y.available end
+    return x.id < y.id
+  end)
+  local allocs, left, total = {}, qty, 0
+  for _, c in ipairs(cands) do
+    total = total + c.available
+    if left > 0 then
+      local take = math.min(left, c.available)
+      allocs[#allocs + 1] = {location = c.id, quantity = take}
+      left = left - take
+    end
+  end
+  if left > 0 then return nil, total end
+  return allocs
 end
 
 -- An event context: where events go and what they say about one SKU.

@@ -1,0 +1,34 @@
+/*
+ * inventory.c - the inventory module's wiring: its stores and its routes.
+ */
+#include <stdlib.h>
+
+#include "common/http.h"
+#include "services/inventory/inventory.h"
+#include "services/inventory/inventory_internal.h"
+
+struct inventory *inventory_new(const struct config *cfg, struct event_base *base,
+                                struct rclient *redis, struct http_server *srv)
+{
+    struct inventory *inv = calloc(1, sizeof(*inv));
+
+    if (inv == NULL)
+        return NULL;
+    inv->cfg = cfg;
+    if (stock_store_init(&inv->store, cfg, redis) != 0 ||
+        resv_store_init(&inv->resv, &inv->store, base) != 0 ||
+        http_server_route(srv, stock_routes, stock_nroutes, inv) != 0 ||
+        http_server_route(srv, resv_routes, resv_nroutes, inv) != 0) {
+        inventory_free(inv);
+        return NULL;
+    }
+    return inv;
+}
+
+void inventory_free(struct inventory *inv)
+{
+    if (inv == NULL)
+        return;
+    resv_store_release(&inv->resv);
+    free(inv);
+}

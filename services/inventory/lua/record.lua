@@ -1,0 +1,114 @@
+-- record.lua: a reservation's record, in the partition of its id: create it,
+-- move it from one status to another, and find the held ones past expiry.
+--
+--   {pNN}:resv:<id>  'body' = the reservation as the API shows it (JSON),
+--                    'status', 'exp' (ms, while held), 'parts' (its SKUs' partitions)
+--   {pNN}:resvexp    held reservations by expiry
+--
+-- KEYS[1] {pNN}:resv:<id>  KEYS[2] {pNN}:resvexp  KEYS[3] {pNN}:events
+-- ARGV 1 op  2 id  3 partition  4 events kept
+--   create:     5 body (JSON, status held)  6 expires_ms  7 parts ("3,9")
+--   transition: 5 target status  6 expires_ms (extend only)
+--   sweep:      5 most records to expire in one call
+-- Statuses: held -> committed | released | expired; committed -> released | fulfilled.
+
+local op, id = ARGV[1], ARGV[2]
+local now = lib.now_ms()
+
+local allowed = {
+  held = {committed = true, released = true, expired = true, held = true},
+  committed = {released = true, fulfilled = true},
+}
+
+local stamp = {committed = 'committed_at', released = 'released_at', expired = 'expired_at',
+               fulfilled = 'fulfilled_at'}
+
+local function emit_whole(etype, body, extra)
+  local ev = {type = etype, at = lib.iso(now), reservation = id, channel = body.channel,
+              location = body.location, customer = body.customer, reference = body.reference}
+  for k, v in pairs(extra or {}) do ev[k] = v end
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'type', etype, 'e', cjson.encode(ev))
+end
+
+-- Mark a held record past its expiry as expired; returns the current status.
+local function settle(body)
+  local status = redis.call('HGET', KEYS[1], 'status')
+  local exp = tonumber(redis.call('HGET', KEYS[1], 'exp') or '0')
+  if status == 'held' and exp <= now then
+    body.status = 'expired'
+    body.expired_at = lib.iso(exp)
+    body.expires_at = nil
+    redis.call('HSET', KEYS[1], 'status', 'expired', 'body', cjson.encode(body))
+    redis.call('ZREM', KEYS[2], id)
+    return 'expired'
+  end
+  return status
+end
+
+if op == 'create' then
+  if redis.call('EXISTS', KEYS[1]) == 1 then
+    return {'exists', redis.call('HGET', KEYS[1], 'body')}
+  end
+  redis.call('HSET', KEYS[1], 'body', ARGV[5], 'status', 'held', 'exp', ARGV[6],
+             'parts', ARGV[7])
+  redis.call('ZADD', KEYS[2], ARGV[6], id)
+  return {'created', ARGV[5]}
+elseif op == 'get' then
+  local raw = redis.call('HGET', KEYS[1], 'body')
+  if not raw then return {'none'} end
+  local status = settle(cjson.decode(raw))
+  return {status, redis.call('HGET', KEYS[1], 'body'), redis.call('HGET', KEYS[1], 'parts')}
+elseif op == 'transition' then
+  local target = ARGV[5]
+  local raw = redis.call('HGET', KEYS[1], 'body')
+  if not raw then return {'none'} end
+  local body = cjson.decode(raw)
+  local status = settle(body)
+  if status == target and target ~= 'held' then
+    return {'same', redis.call('HGET', KEYS[1], 'body')}
+  end
+  if not allowed[status] or not allowed[status][target] then
+    return {'invalid', status}
+  end
+  if target == 'held' then
+    -- extend
+    body.expires_at = lib.iso(tonumber(ARGV[6]))
+    redis.call('HSET', KEYS[1], 'exp', ARGV[6], 'body', cjson.encode(body))
+    redis.call('ZADD', KEYS[2], ARGV[6], id)
+    return {'ok', cjson.encode(body)}
+  end
+  body.status = target
+  body[stamp[target]] = lib.iso(now)
+  body.expires_at = nil
+  local json = cjson.encode(body)
+  redis.call('HSET', KEYS[1], 'status', target, 'body', json)
+  redis.call('HDEL', KEYS[1], 'exp')
+  redis.call('ZREM', KEYS[2], id)
+  if target == 'committed' then
+    local lines = {}
+    for i, l in ipairs(body.lines) do lines[i] = {sku = l.sku, quantity = l.quantity} end
+    emit_whole('reservation.committed', body)
+    emit_whole('order.placed', body, {lines = lines})
+  end
+  return {'ok', json}
+elseif op == 'sweep' then
+  local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[5]))
+  local out = {}
+  for _, rid in ipairs(due) do
+    local key = string.gsub(KEYS[1], ':resv:.*$', ':resv:') .. rid
+    local raw = redis.call('HGET', key, 'body')
+    redis.call('ZREM', KEYS[2], rid)
+    if raw and redis.call('HGET', key, 'status') == 'held' then
+      local body = cjson.decode(raw)
+      body.status = 'expired'
+      body.expired_at = lib.iso(tonumber(redis.call('HGET', key, 'exp') or now))
+      body.expires_at = nil
+      redis.call('HSET', key, 'status', 'expired', 'body', cjson.encode(body))
+      redis.call('HDEL', key, 'exp')
+      out[#out + 1] = rid
+      out[#out + 1] = redis.call('HGET', key, 'parts') or ''
+    end
+  end
+  return out
+end
+return redis.error_reply('record.lua: unknown op ' .. tostring(op))

@@ -1,0 +1,282 @@
+/*
+ * resv_http.c - the reservation endpoints: parse, check the key's rights,
+ * run the saga in resv_store.c, reply.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/http.h"
+#include "common/metrics.h"
+#include "proto/reservation.h"
+#include "services/inventory/inventory_internal.h"
+
+static struct resv_store *resv_of(struct request *r)
+{
+    return &((struct inventory *)r->ctx)->resv;
+}
+
+static void count_outcome(struct request *r, const char *outcome)
+{
+    char labels[64];
+
+    snprintf(labels, sizeof(labels), "outcome=\"%s\"", outcome);
+    metrics_counter_add(request_metrics(r), "omnistock_reservations_total",
+                        "Reservation requests by outcome.", labels, 1);
+}
+
+/* A copy of @obj with @keys first, in that order, then any others. */
+static json_t *ordered(json_t *obj, const char *const *keys, size_t nkeys)
+{
+    json_t *out = json_object(), *v;
+    const char *k;
+
+    for (size_t i = 0; i < nkeys; i++) {
+        if ((v = json_object_get(obj, keys[i])) != NULL)
+            json_object_set(out, keys[i], v);
+    }
+    json_object_foreach(obj, k, v)
+    {
+        if (json_object_get(out, k) == NULL)
+            json_object_set(out, k, v);
+    }
+    return out;
+}
+
+/*
+ * The reservation as a reader expects it, fields in the contract's order:
+ * the record is kept as JSON by Lua, whose encoder orders keys by chance.
+ */
+static json_t *resv_body(json_t *body)
+{
+    static const char *const top[] = {"id",           "status",      "channel",    "location",
+                                      "customer",     "reference",   "created_at", "expires_at",
+                                      "committed_at", "released_at", "expired_at", "fulfilled_at",
+                                      "lines"};
+    static const char *const line[] = {"sku", "quantity", "allocations"};
+    static const char *const alloc[] = {"location", "quantity"};
+    json_t *out = ordered(body, top, sizeof(top) / sizeof(top[0]));
+    json_t *lines = json_array(), *l, *a;
+    size_t i, j;
+
+    json_array_foreach(json_object_get(body, "lines"), i, l)
+    {
+        json_t *ol = ordered(l, line, sizeof(line) / sizeof(line[0]));
+        json_t *allocs = json_array();
+
+        json_array_foreach(json_object_get(l, "allocations"), j, a)
+            json_array_append_new(allocs, ordered(a, alloc, sizeof(alloc) / sizeof(alloc[0])));
+        json_object_set_new(ol, "allocations", allocs);
+        json_array_append_new(lines, ol);
+    }
+    json_object_set_new(out, "lines", lines);
+    return out;
+}
+
+/* Reply with what the store said; @created: a new reservation answers 201. */
+static void reply_result(struct request *r, const struct resv_result *res, int created)
+{
+    switch (res->outcome) {
+    case RESV_OK:
+    case RESV_SAME:
+        if (res->body == NULL) {
+            request_reply_problem(r, PROBLEM_INTERNAL, NULL, NULL, "unreadable reservation");
+            return;
+        }
+        request_reply_json(r, created && res->outcome == RESV_OK ? 201 : 200, resv_body(res->body));
+        return;
+    case RESV_NOT_FOUND:
+        request_reply_problem(r, PROBLEM_NOT_FOUND, NULL, NULL, "no reservation %s", r->params[0]);
+        return;
+    case RESV_FORBIDDEN:
+        request_reply_problem(r, PROBLEM_FORBIDDEN, NULL, NULL,
+                              "a store key may act only on reservations at its own store");
+        return;
+    case RESV_SHORT:
+        metrics_counter_add(request_metrics(r), "omnistock_oversell_refused_total",
+                            "Holds refused because they would promise more than is available.",
+                            NULL, 1);
+        request_reply_problem(r, PROBLEM_INSUFFICIENT_STOCK, NULL,
+                              json_pack("{s:O}", "lines", res->lines),
+                              "not enough stock to hold every line; nothing was held");
+        return;
+    case RESV_UNKNOWN_SKU: {
+        char field[48];
+        snprintf(field, sizeof(field), "lines[%zu].sku", res->line);
+        request_reply_problem(r, PROBLEM_UNKNOWN_REFERENCE, field, NULL, "no product %s", res->sku);
+        return;
+    }
+    case RESV_UNKNOWN_LOCATION:
+        request_reply_problem(r, PROBLEM_UNKNOWN_REFERENCE, "location", NULL, "no such location");
+        return;
+    case RESV_INVALID:
+        request_reply_problem(r, PROBLEM_INVALID_TRANSITION, NULL,
+                              json_pack("{s:s}", "current_status", resv_status_name(res->status)),
+                              "the reservation is %s", resv_status_name(res->status));
+        return;
+    case RESV_UNAVAILABLE:
+        request_reply_unavailable(r);
+        return;
+    }
+}
+
+static const char *outcome_name(enum resv_outcome o)
+{
+    static const char *const names[] = {
+        "held",        "repeated",         "not_found", "forbidden",  "insufficient",
+        "unknown_sku", "unknown_location", "invalid",   "unavailable"};
+
+    return names[o];
+}
+
+struct create_state {
+    struct request *r;
+    struct resv_request req;
+};
+
+static void create_state_free(void *p)
+{
+    struct create_state *cs = p;
+
+    resv_request_release(&cs->req);
+    free(cs);
+}
+
+static void created(const struct resv_result *res, void *arg)
+{
+    struct request *r = arg;
+
+    count_outcome(r, outcome_name(res->outcome));
+    reply_result(r, res, 1);
+}
+
+static void resv_create_handler(struct request *r)
+{
+    const struct config *cfg = request_config(r);
+    struct create_state *cs = calloc(1, sizeof(*cs));
+    struct proto_error err;
+    long long ttl;
+
+    if (cs == NULL) {
+        request_reply_problem(r, PROBLEM_INTERNAL, NULL, NULL, "out of memory");
+        return;
+    }
+    if (resv_request_parse(r->body, cfg->max_ttl_seconds, &cs->req, &err) != 0) {
+        free(cs);
+        request_reply_error(r, &err);
+        return;
+    }
+    cs->r = r;
+    r->state = cs;
+    r->state_free = create_state_free;
+    ttl = cs->req.ttl_seconds > 0 ? cs->req.ttl_seconds : cfg->default_ttl_seconds;
+    if (resv_create(resv_of(r), &cs->req, r->has_idem ? r->idem_scope : "", ttl, created, r) != 0)
+        request_reply_unavailable(r);
+}
+
+/* A store key sees reservations with stock at its store, and fulfils only its own. */
+static int may_read(json_t *body, void *arg)
+{
+    struct request *r = arg;
+    int any, all;
+
+    if (r->key->role != ROLE_STORE)
+        return 1;
+    resv_at_location(body, r->key->location, &any, &all);
+    return any;
+}
+
+static int may_fulfil(json_t *body, void *arg)
+{
+    struct request *r = arg;
+    int any, all;
+
+    if (r->key->role != ROLE_STORE)
+        return 1;
+    resv_at_location(body, r->key->location, &any, &all);
+    return all;
+}
+
+static void moved(const struct resv_result *res, void *arg)
+{
+    reply_result(arg, res, 0);
+}
+
+static void resv_get_handler(struct request *r)
+{
+    if (inventory_path_id(r, 0, "id") != 0)
+        return;
+    if (resv_get(resv_of(r), r->params[0], may_read, r, moved, r) != 0)
+        request_reply_unavailable(r);
+}
+
+static void move(struct request *r, enum resv_status target, long long ttl, resv_may_cb *may)
+{
+    if (inventory_path_id(r, 0, "id") != 0)
+        return;
+    if (resv_move(resv_of(r), r->params[0], target, ttl, may, r, moved, r) != 0)
+        request_reply_unavailable(r);
+}
+
+static void resv_commit_handler(struct request *r)
+{
+    move(r, RESV_COMMITTED, 0, NULL);
+}
+
+static void resv_release_handler(struct request *r)
+{
+    move(r, RESV_RELEASED, 0, may_read);
+}
+
+static void resv_fulfil_handler(struct request *r)
+{
+    move(r, RESV_FULFILLED, 0, may_fulfil);
+}
+
+static void resv_extend_handler(struct request *r)
+{
+    struct proto_error err;
+    long long ttl;
+
+    if (resv_extend_parse(r->body, request_config(r)->max_ttl_seconds, &ttl, &err) != 0) {
+        request_reply_error(r, &err);
+        return;
+    }
+    move(r, RESV_HELD, ttl, NULL);
+}
+
+static void checked(json_t *report, const char *err, void *arg)
+{
+    struct request *r = arg;
+
+    if (err != NULL)
+        request_reply_unavailable(r);
+    else
+        request_reply_json(r, 200, report);
+}
+
+static void consistency_handler(struct request *r)
+{
+    if (resv_check(resv_of(r), checked, r) != 0)
+        request_reply_unavailable(r);
+}
+
+#define RESV_WRITE (ROUTE_IDEMPOTENT)
+
+const struct route resv_routes[] = {
+    {EVHTTP_REQ_POST, "/v1/reservations", "reservation_create", ROLE_STOREFRONT | ROLE_ADMIN,
+     ROUTE_JSON_BODY | RESV_WRITE, resv_create_handler},
+    {EVHTTP_REQ_GET, "/v1/reservations/{}", "reservation_get", ROLE_ANY, 0, resv_get_handler},
+    {EVHTTP_REQ_POST, "/v1/reservations/{}/commit", "reservation_commit",
+     ROLE_STOREFRONT | ROLE_ADMIN, RESV_WRITE, resv_commit_handler},
+    {EVHTTP_REQ_POST, "/v1/reservations/{}/release", "reservation_release",
+     ROLE_STOREFRONT | ROLE_AGENT | ROLE_ADMIN, RESV_WRITE, resv_release_handler},
+    {EVHTTP_REQ_POST, "/v1/reservations/{}/fulfil", "reservation_fulfil", ROLE_STORE | ROLE_ADMIN,
+     RESV_WRITE, resv_fulfil_handler},
+    {EVHTTP_REQ_POST, "/v1/reservations/{}/extend", "reservation_extend",
+     ROLE_STOREFRONT | ROLE_AGENT | ROLE_ADMIN, ROUTE_JSON_BODY | RESV_WRITE, resv_extend_handler},
+    {EVHTTP_REQ_GET, "/v1/admin/consistency", "consistency", ROLE_ADMIN, 0, consistency_handler},
+};
+
+const size_t resv_nroutes = sizeof(resv_routes) / sizeof(resv_routes[0]);

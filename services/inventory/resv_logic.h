@@ -1,0 +1,53 @@
+/*
+ * resv_logic.h - the rules of a reservation's life that need no Redis: which
+ * transitions are allowed, what a store key may see and do, how a basket
+ * splits into partitions, and the reservation's id.
+ */
+#ifndef INVENTORY_RESV_LOGIC_H
+#define INVENTORY_RESV_LOGIC_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "proto/reservation.h"
+
+enum resv_status {
+    RESV_NONE = 0,
+    RESV_HELD,
+    RESV_COMMITTED,
+    RESV_RELEASED,
+    RESV_EXPIRED,
+    RESV_FULFILLED,
+};
+
+/* resv_status_parse - "held", ... to the enum; RESV_NONE if unknown. */
+enum resv_status resv_status_parse(const char *s);
+const char *resv_status_name(enum resv_status s);
+
+enum resv_move {
+    RESV_MOVE_OK,      /* allowed: do it */
+    RESV_MOVE_SAME,    /* the transition just made: answer 200 with the same body */
+    RESV_MOVE_INVALID, /* 409 invalid-transition */
+};
+
+/*
+ * resv_transition - may a reservation in @from go to @to? Extending a held
+ * reservation is the transition held -> held.
+ */
+enum resv_move resv_transition(enum resv_status from, enum resv_status to);
+
+/*
+ * resv_at_location - how a reservation body relates to @location:
+ * @any set if some allocation is there, @all if every allocation is.
+ */
+void resv_at_location(json_t *body, const char *location, int *any, int *all);
+
+/*
+ * resv_id_make - a reservation id: "r-" and 24 hex digits, derived from
+ * @idem_scope when it is not empty (so a retried create finds the same
+ * reservation), else random. @return 0, or -1 if no randomness.
+ */
+int resv_id_make(const char *idem_scope, char id[PROTO_ID_SIZE]);
+
+#endif

@@ -1,0 +1,1010 @@
+/*
+ * resv_store.c - the reservation saga over holds.lua and record.lua, the
+ * expiry sweep, and the consistency check.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+
+#include "common/config.h"
+#include "common/crc16.h"
+#include "common/log.h"
+#include "common/redis.h"
+#include "services/inventory/resv_store.h"
+
+extern const char holds_lua[];
+extern const char record_lua[];
+extern const char check_lua[];
+
+#define KEY_MAX     128
+#define SWEEP_MS    200
+#define SWEEP_BATCH "100"
+#define HOLD_FIXED  12 /* keys and arguments every holds.lua call has */
+
+static long long wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static unsigned nparts(const struct resv_store *rs)
+{
+    return rs->stock->cfg->partitions;
+}
+
+static struct rclient *redis_of(const struct resv_store *rs)
+{
+    return rs->stock->redis;
+}
+
+/* The fixed part of a holds.lua call: 5 keys, then op, id and the partition's settings. */
+struct holds_call {
+    char keys[5][KEY_MAX];
+    char part[12], prefix[24], maxlen[24], histmax[24], low[24];
+    const char *argv[HOLD_FIXED];
+};
+
+static void holds_call_init(const struct resv_store *rs, struct holds_call *hc, unsigned part,
+                            const char *op, const char *id)
+{
+    const struct config *cfg = rs->stock->cfg;
+
+    stock_key_part(part, "locs", NULL, hc->keys[0], KEY_MAX);
+    stock_key_part(part, "hold", id, hc->keys[1], KEY_MAX);
+    stock_key_part(part, "holdexp", NULL, hc->keys[2], KEY_MAX);
+    stock_key_part(part, "events", NULL, hc->keys[3], KEY_MAX);
+    stock_key_part(part, "holds", NULL, hc->keys[4], KEY_MAX);
+    snprintf(hc->part, sizeof(hc->part), "%u", part);
+    snprintf(hc->prefix, sizeof(hc->prefix), "{p%02u}:", part);
+    snprintf(hc->maxlen, sizeof(hc->maxlen), "%lld", cfg->events_maxlen);
+    snprintf(hc->histmax, sizeof(hc->histmax), "%lld", cfg->history_maxlen);
+    snprintf(hc->low, sizeof(hc->low), "%lld", cfg->low_stock);
+    for (int i = 0; i < 5; i++)
+        hc->argv[i] = hc->keys[i];
+    hc->argv[5] = op;
+    hc->argv[6] = id;
+    hc->argv[7] = hc->part;
+    hc->argv[8] = hc->prefix;
+    hc->argv[9] = hc->maxlen;
+    hc->argv[10] = hc->histmax;
+    hc->argv[11] = hc->low;
+}
+
+static void ignore_reply(redisReply *reply, const char *err, void *arg)
+{
+    (void)arg;
+    if (err != NULL)
+        log_warn("event=resv_cleanup_failed error=\"%s\"", err);
+    else if (reply->type == REDIS_REPLY_ERROR)
+        log_error("event=resv_cleanup_failed error=\"%s\"", reply->str);
+}
+
+/* Release (or expire) reservation @id's holds in @part, answering nobody. */
+static void holds_let_go(struct resv_store *rs, unsigned part, const char *op, const char *id)
+{
+    struct holds_call hc;
+
+    holds_call_init(rs, &hc, part, op, id);
+    if (rclient_eval(redis_of(rs), ignore_reply, NULL, (size_t)rs->script_holds, 5, HOLD_FIXED,
+                     hc.argv, NULL) != 0)
+        log_warn("event=resv_cleanup_skipped reservation=%s partition=%u", id, part);
+}
+
+/* "3,9" -> each partition, for @fn. */
+static void parts_each(const char *parts, unsigned limit, void (*fn)(unsigned part, void *arg),
+                       void *arg)
+{
+    const char *p = parts;
+
+    while (p != NULL && *p != '\0') {
+        char *end;
+        unsigned long v = strtoul(p, &end, 10);
+        if (end == p)
+            break;
+        if (v < limit)
+            fn((unsigned)v, arg);
+        p = *end == ',' ? end + 1 : NULL;
+    }
+}
+
+static void result_finish(struct resv_result *res, resv_done_cb *cb, void *arg)
+{
+    cb(res, arg);
+    json_decref(res->body);
+    json_decref(res->lines);
+}
+
+static void reply_outcome(enum resv_outcome outcome, resv_done_cb *cb, void *arg)
+{
+    struct resv_result res;
+
+    memset(&res, 0, sizeof(res));
+    res.outcome = outcome;
+    result_finish(&res, cb, arg);
+}
+
+/* ---- create ---- */
+
+struct create_op {
+    struct resv_store *rs;
+    const struct resv_request *req; /* the caller's: gone once cb has run */
+    size_t nlines;
+    char id[PROTO_ID_SIZE];
+    long long created_ms, exp_ms;
+    unsigned rpart; /* the record's partition */
+    unsigned *line_part;
+    json_t **allocs;      /* per line, from the holds' answers */
+    json_t **short_lines; /* per line, when it cannot be held */
+    unsigned char *used;  /* per partition: lines there */
+    long unknown_line;
+    int unknown_location;
+    int unavailable;
+    int planning; /* checking every partition before holding in any */
+    size_t pending;
+    resv_done_cb *cb;
+    void *arg;
+};
+
+struct part_call {
+    struct create_op *op;
+    unsigned part;
+};
+
+static void create_free(struct create_op *op)
+{
+    for (size_t i = 0; i < op->nlines; i++) {
+        json_decref(op->allocs[i]);
+        json_decref(op->short_lines[i]);
+    }
+    free(op->allocs);
+    free(op->short_lines);
+    free(op->line_part);
+    free(op->used);
+    free(op);
+}
+
+static long line_of(const struct create_op *op, const char *sku)
+{
+    for (size_t i = 0; i < op->req->nlines; i++) {
+        if (strcmp(op->req->lines[i].sku, sku) == 0)
+            return (long)i;
+    }
+    return -1;
+}
+
+static void take_lines(struct create_op *op, const redisReply *json, json_t **slots)
+{
+    json_t *arr = json_loadb(json->str, json->len, 0, NULL), *item;
+    size_t i;
+
+    json_array_foreach(arr, i, item)
+    {
+        long line = line_of(op, json_string_value(json_object_get(item, "sku")));
+        if (line < 0)
+            continue;
+        json_decref(slots[line]);
+        slots[line] =
+            json_incref(slots == op->allocs ? json_object_get(item, "allocations") : item);
+    }
+    json_decref(arr);
+}
+
+static void compensate(struct create_op *op)
+{
+    for (unsigned p = 0; p < nparts(op->rs); p++) {
+        if (op->used[p])
+            holds_let_go(op->rs, p, "release", op->id);
+    }
+}
+
+static json_t *create_body(const struct create_op *op)
+{
+    const struct resv_request *req = op->req;
+    json_t *body = json_object(), *lines = json_array();
+    char t[32];
+
+    json_object_set_new(body, "id", json_string(op->id));
+    json_object_set_new(body, "status", json_string("held"));
+    json_object_set_new(body, "channel", json_string(proto_channel_name(req->channel)));
+    if (req->location[0])
+        json_object_set_new(body, "location", json_string(req->location));
+    if (req->customer[0])
+        json_object_set_new(body, "customer", json_string(req->customer));
+    if (req->reference[0])
+        json_object_set_new(body, "reference", json_string(req->reference));
+    proto_time_format(op->created_ms, t);
+    json_object_set_new(body, "created_at", json_string(t));
+    proto_time_format(op->exp_ms, t);
+    json_object_set_new(body, "expires_at", json_string(t));
+    for (size_t i = 0; i < req->nlines; i++)
+        json_array_append_new(lines, json_pack("{s:s, s:I, s:O}", "sku", req->lines[i].sku,
+                                               "quantity", (json_int_t)req->lines[i].quantity,
+                                               "allocations", op->allocs[i]));
+    json_object_set_new(body, "lines", lines);
+    return body;
+}
+
+static void record_created(redisReply *reply, const char *err, void *arg)
+{
+    struct create_op *op = arg;
+    struct resv_result res;
+
+    memset(&res, 0, sizeof(res));
+    if (err != NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+        compensate(op);
+        res.outcome = RESV_UNAVAILABLE;
+    } else {
+        res.outcome = RESV_OK;
+        res.body = json_loadb(reply->element[1]->str, reply->element[1]->len, 0, NULL);
+    }
+    result_finish(&res, op->cb, op->arg);
+    create_free(op);
+}
+
+static void record_write(struct create_op *op)
+{
+    json_t *body = create_body(op);
+    char *text = json_dumps(body, JSON_COMPACT);
+    char keys[3][KEY_MAX], part[12], maxlen[24], exp[24], parts[4096] = "";
+    const char *argv[10];
+    size_t used = 0;
+
+    json_decref(body);
+    stock_key_part(op->rpart, "resv", op->id, keys[0], KEY_MAX);
+    stock_key_part(op->rpart, "resvexp", NULL, keys[1], KEY_MAX);
+    stock_key_part(op->rpart, "events", NULL, keys[2], KEY_MAX);
+    snprintf(part, sizeof(part), "%u", op->rpart);
+    snprintf(maxlen, sizeof(maxlen), "%lld", op->rs->stock->cfg->events_maxlen);
+    snprintf(exp, sizeof(exp), "%lld", op->exp_ms);
+    for (unsigned p = 0; p < nparts(op->rs) && used + 8 < sizeof(parts); p++) {
+        if (op->used[p])
+            used +=
+                (size_t)snprintf(parts + used, sizeof(parts) - used, "%s%u", used ? "," : "", p);
+    }
+    argv[0] = keys[0];
+    argv[1] = keys[1];
+    argv[2] = keys[2];
+    argv[3] = "create";
+    argv[4] = op->id;
+    argv[5] = part;
+    argv[6] = maxlen;
+    argv[7] = text ? text : "{}";
+    argv[8] = exp;
+    argv[9] = parts;
+    if (text == NULL || rclient_eval(redis_of(op->rs), record_created, op,
+                                     (size_t)op->rs->script_record, 3, 10, argv, NULL) != 0) {
+        compensate(op);
+        reply_outcome(RESV_UNAVAILABLE, op->cb, op->arg);
+        create_free(op);
+    }
+    free(text);
+}
+
+static int send_parts(struct create_op *op, const char *what);
+
+static void create_settle(struct create_op *op)
+{
+    struct resv_result res;
+    int short_any = 0;
+
+    for (size_t i = 0; i < op->req->nlines; i++)
+        short_any |= op->short_lines[i] != NULL;
+    if (!op->unavailable && !op->unknown_location && op->unknown_line < 0 && !short_any) {
+        if (!op->planning) {
+            record_write(op);
+            return;
+        }
+        op->planning = 0;
+        if (send_parts(op, "hold") == 0)
+            return;
+        op->unavailable = 1;
+    }
+    if (!op->planning)
+        compensate(op);
+    memset(&res, 0, sizeof(res));
+    if (op->unavailable) {
+        res.outcome = RESV_UNAVAILABLE;
+    } else if (op->unknown_location) {
+        res.outcome = RESV_UNKNOWN_LOCATION;
+    } else if (op->unknown_line >= 0) {
+        res.outcome = RESV_UNKNOWN_SKU;
+        res.line = (size_t)op->unknown_line;
+        snprintf(res.sku, sizeof(res.sku), "%s", op->req->lines[op->unknown_line].sku);
+    } else {
+        res.outcome = RESV_SHORT;
+        res.lines = json_array();
+        for (size_t i = 0; i < op->req->nlines; i++) {
+            if (op->short_lines[i])
+                json_array_append(res.lines, op->short_lines[i]);
+        }
+    }
+    result_finish(&res, op->cb, op->arg);
+    create_free(op);
+}
+
+static void on_hold(redisReply *reply, const char *err, void *arg)
+{
+    struct part_call *call = arg;
+    struct create_op *op = call->op;
+    const char *what;
+
+    if (err != NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+        reply->element[0]->type != REDIS_REPLY_STRING) {
+        if (err == NULL)
+            log_error("event=hold_failed error=\"%s\"",
+                      reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        op->unavailable = 1;
+    } else {
+        what = reply->element[0]->str;
+        if (strcmp(what, "held") == 0 && reply->elements == 2)
+            take_lines(op, reply->element[1], op->allocs);
+        else if (strcmp(what, "ok") == 0 && op->planning)
+            ;
+        else if (strcmp(what, "short") == 0 && reply->elements == 2)
+            take_lines(op, reply->element[1], op->short_lines);
+        else if (strcmp(what, "unknown-location") == 0)
+            op->unknown_location = 1;
+        else if (strcmp(what, "unknown-sku") == 0 && reply->elements == 2)
+            op->unknown_line = line_of(op, reply->element[1]->str);
+        else
+            op->unavailable = 1;
+    }
+    free(call);
+    if (--op->pending == 0)
+        create_settle(op);
+}
+
+/* Send partition @part's lines of the basket to holds.lua op @what. @return 0 or -1. */
+static int hold_part(struct create_op *op, unsigned part, const char *what)
+{
+    const struct resv_request *req = op->req;
+    size_t n = 0, nkeys, nargs, k;
+    struct holds_call hc;
+    char exp[24], (*qty)[24] = NULL, (*keys)[KEY_MAX] = NULL;
+    const char **argv = NULL;
+    struct part_call *call = malloc(sizeof(*call));
+    int rc = -1;
+
+    for (size_t i = 0; i < req->nlines; i++)
+        n += op->line_part[i] == part;
+    nkeys = 5 + 3 * n;
+    nargs = nkeys + 7 + 3 + 2 * n;
+    qty = calloc(n, sizeof(*qty));
+    keys = calloc(3 * n, sizeof(*keys));
+    argv = calloc(nargs, sizeof(*argv));
+    if (call == NULL || qty == NULL || keys == NULL || argv == NULL)
+        goto out;
+    holds_call_init(op->rs, &hc, part, what, op->id);
+    snprintf(exp, sizeof(exp), "%lld", op->exp_ms);
+    for (int i = 0; i < 5; i++)
+        argv[i] = hc.keys[i];
+    k = 0;
+    for (size_t i = 0; i < req->nlines; i++) {
+        if (op->line_part[i] != part)
+            continue;
+        stock_key_part(part, "sku", req->lines[i].sku, keys[3 * k], KEY_MAX);
+        stock_key_part(part, "hist", req->lines[i].sku, keys[3 * k + 1], KEY_MAX);
+        stock_key_part(part, "holdsof", req->lines[i].sku, keys[3 * k + 2], KEY_MAX);
+        for (int j = 0; j < 3; j++)
+            argv[5 + 3 * k + (size_t)j] = keys[3 * k + (size_t)j];
+        k++;
+    }
+    memcpy(&argv[nkeys], &hc.argv[5], 7 * sizeof(*argv));
+    argv[nkeys + 7] = proto_channel_name(req->channel);
+    argv[nkeys + 8] = req->location;
+    argv[nkeys + 9] = exp;
+    k = 0;
+    for (size_t i = 0; i < req->nlines; i++) {
+        if (op->line_part[i] != part)
+            continue;
+        snprintf(qty[k], sizeof(qty[k]), "%lld", req->lines[i].quantity);
+        argv[nkeys + 10 + 2 * k] = req->lines[i].sku;
+        argv[nkeys + 11 + 2 * k] = qty[k];
+        k++;
+    }
+    call->op = op;
+    call->part = part;
+    rc = rclient_eval(redis_of(op->rs), on_hold, call, (size_t)op->rs->script_holds, (int)nkeys,
+                      (int)nargs, argv, NULL);
+    if (rc == 0)
+        call = NULL;
+out:
+    free(call);
+    free(qty);
+    free(keys);
+    free(argv);
+    return rc;
+}
+
+int resv_create(struct resv_store *rs, const struct resv_request *req, const char *idem_scope,
+                long long ttl_seconds, resv_done_cb *cb, void *arg)
+{
+    struct create_op *op = calloc(1, sizeof(*op));
+
+    if (op == NULL)
+        return -1;
+    op->rs = rs;
+    op->req = req;
+    op->nlines = req->nlines;
+    op->cb = cb;
+    op->arg = arg;
+    op->unknown_line = -1;
+    op->line_part = calloc(req->nlines, sizeof(*op->line_part));
+    op->allocs = calloc(req->nlines, sizeof(*op->allocs));
+    op->short_lines = calloc(req->nlines, sizeof(*op->short_lines));
+    op->used = calloc(nparts(rs), 1);
+    if (op->line_part == NULL || op->allocs == NULL || op->short_lines == NULL ||
+        op->used == NULL || resv_id_make(idem_scope, op->id) != 0) {
+        create_free(op);
+        return -1;
+    }
+    op->created_ms = wall_ms();
+    op->exp_ms = op->created_ms + ttl_seconds * 1000;
+    op->rpart = partition_of(op->id, nparts(rs));
+    for (size_t i = 0; i < req->nlines; i++) {
+        op->line_part[i] = partition_of(req->lines[i].sku, nparts(rs));
+        op->used[op->line_part[i]] = 1;
+    }
+    /*
+     * A basket in one partition is held, or refused, by one script. One that
+     * spans partitions is checked everywhere first, so that a basket refused
+     * for an unknown SKU or a shortfall changes nothing; only a race lost
+     * between the check and the hold leaves holds to compensate.
+     */
+    op->planning = 0;
+    for (unsigned p = 0, n = 0; p < nparts(rs); p++)
+        op->planning |= op->used[p] && ++n > 1;
+    if (send_parts(op, op->planning ? "plan" : "hold") != 0) {
+        create_free(op);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Send every partition's lines to holds.lua op @what; create_settle runs when
+ * all have answered. @return -1 when nothing could be sent (and nothing will
+ * call back), else 0.
+ */
+static int send_parts(struct create_op *op, const char *what)
+{
+    size_t sent = 0;
+
+    op->pending = 1; /* held while sending */
+    for (unsigned p = 0; p < nparts(op->rs); p++) {
+        if (!op->used[p])
+            continue;
+        if (hold_part(op, p, what) != 0) {
+            op->unavailable = 1;
+            continue;
+        }
+        op->pending++;
+        sent++;
+    }
+    if (sent == 0)
+        return -1;
+    if (--op->pending == 0)
+        create_settle(op);
+    return 0;
+}
+
+/* ---- get and transitions ---- */
+
+struct move_op {
+    struct resv_store *rs;
+    char id[PROTO_ID_SIZE];
+    enum resv_status target; /* RESV_NONE: only get */
+    long long exp_ms;
+    resv_may_cb *may;
+    void *may_arg;
+    char parts[4096];
+    size_t pending;
+    int unavailable, expired, bad_state;
+    resv_done_cb *cb;
+    void *arg;
+};
+
+static int record_call(struct move_op *op, rclient_cb *fn, const char *rop, const char *target)
+{
+    unsigned part = partition_of(op->id, nparts(op->rs));
+    char keys[3][KEY_MAX], p[12], maxlen[24], exp[24];
+    const char *argv[9];
+
+    stock_key_part(part, "resv", op->id, keys[0], KEY_MAX);
+    stock_key_part(part, "resvexp", NULL, keys[1], KEY_MAX);
+    stock_key_part(part, "events", NULL, keys[2], KEY_MAX);
+    snprintf(p, sizeof(p), "%u", part);
+    snprintf(maxlen, sizeof(maxlen), "%lld", op->rs->stock->cfg->events_maxlen);
+    snprintf(exp, sizeof(exp), "%lld", op->exp_ms);
+    argv[0] = keys[0];
+    argv[1] = keys[1];
+    argv[2] = keys[2];
+    argv[3] = rop;
+    argv[4] = op->id;
+    argv[5] = p;
+    argv[6] = maxlen;
+    argv[7] = target;
+    argv[8] = exp;
+    return rclient_eval(redis_of(op->rs), fn, op, (size_t)op->rs->script_record, 3, target ? 9 : 7,
+                        argv, NULL);
+}
+
+static void move_reply(struct move_op *op, enum resv_outcome outcome, const redisReply *body,
+                       enum resv_status status)
+{
+    struct resv_result res;
+
+    memset(&res, 0, sizeof(res));
+    res.outcome = outcome;
+    res.status = status;
+    if (body != NULL)
+        res.body = json_loadb(body->str, body->len, 0, NULL);
+    result_finish(&res, op->cb, op->arg);
+    free(op);
+}
+
+static const char *target_name(enum resv_status t)
+{
+    return t == RESV_HELD ? "held" : resv_status_name(t);
+}
+
+static void on_transition(redisReply *reply, const char *err, void *arg)
+{
+    struct move_op *op = arg;
+    const char *what;
+
+    if (err != NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) {
+        move_reply(op, RESV_UNAVAILABLE, NULL, RESV_NONE);
+        return;
+    }
+    what = reply->element[0]->str;
+    if (op->expired)
+        move_reply(op, RESV_INVALID, NULL, RESV_EXPIRED);
+    else if (strcmp(what, "ok") == 0 && reply->elements == 2)
+        move_reply(op, RESV_OK, reply->element[1], RESV_NONE);
+    else if (strcmp(what, "same") == 0 && reply->elements == 2)
+        move_reply(op, RESV_SAME, reply->element[1], RESV_NONE);
+    else if (strcmp(what, "invalid") == 0 && reply->elements == 2)
+        move_reply(op, RESV_INVALID, NULL, resv_status_parse(reply->element[1]->str));
+    else
+        move_reply(op, RESV_NOT_FOUND, NULL, RESV_NONE);
+}
+
+static void let_go_part(unsigned part, void *arg)
+{
+    struct move_op *op = arg;
+
+    holds_let_go(op->rs, part, "release", op->id);
+}
+
+/* Every partition has answered: move the record, or report what went wrong. */
+static void parts_done(struct move_op *op)
+{
+    if (op->unavailable) {
+        move_reply(op, RESV_UNAVAILABLE, NULL, RESV_NONE);
+    } else if (op->expired) {
+        /* Its holds ran out under it: it has expired. Settle the record and the holds. */
+        parts_each(op->parts, nparts(op->rs), let_go_part, op);
+        op->target = RESV_EXPIRED;
+        if (record_call(op, on_transition, "transition", "expired") != 0)
+            move_reply(op, RESV_UNAVAILABLE, NULL, RESV_NONE);
+    } else if (op->bad_state) {
+        move_reply(op, RESV_INVALID, NULL, RESV_HELD);
+    } else if (record_call(op, on_transition, "transition", target_name(op->target)) != 0) {
+        move_reply(op, RESV_UNAVAILABLE, NULL, RESV_NONE);
+    }
+}
+
+static void on_part_moved(redisReply *reply, const char *err, void *arg)
+{
+    struct move_op *op = arg;
+    const char *what = NULL;
+
+    if (err != NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1)
+        op->unavailable = 1;
+    else
+        what = reply->element[0]->str;
+    if (what != NULL &&
+        (strcmp(what, "expired") == 0 ||
+         (strcmp(what, "gone") == 0 && (op->target == RESV_COMMITTED || op->target == RESV_HELD))))
+        op->expired = 1;
+    if (what != NULL && strcmp(what, "state") == 0)
+        op->bad_state = 1;
+    if (--op->pending == 0)
+        parts_done(op);
+}
+
+static void move_part(unsigned part, void *arg)
+{
+    struct move_op *op = arg;
+    static const char *const ops[] = {[RESV_HELD] = "extend",
+                                      [RESV_COMMITTED] = "commit",
+                                      [RESV_RELEASED] = "release",
+                                      [RESV_FULFILLED] = "fulfil"};
+    struct holds_call hc;
+    char exp[24];
+    const char *argv[HOLD_FIXED + 1];
+
+    holds_call_init(op->rs, &hc, part, ops[op->target], op->id);
+    memcpy(argv, hc.argv, sizeof(hc.argv));
+    snprintf(exp, sizeof(exp), "%lld", op->exp_ms);
+    argv[HOLD_FIXED] = exp;
+    if (rclient_eval(redis_of(op->rs), on_part_moved, op, (size_t)op->rs->script_holds, 5,
+                     HOLD_FIXED + 1, argv, NULL) != 0)
+        op->unavailable = 1;
+    else
+        op->pending++;
+}
+
+static void on_record(redisReply *reply, const char *err, void *arg)
+{
+    struct move_op *op = arg;
+    enum resv_status status;
+    json_t *body;
+    int may;
+
+    if (err != NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) {
+        move_reply(op, RESV_UNAVAILABLE, NULL, RESV_NONE);
+        return;
+    }
+    if (reply->elements != 3) {
+        move_reply(op, RESV_NOT_FOUND, NULL, RESV_NONE);
+        return;
+    }
+    status = resv_status_parse(reply->element[0]->str);
+    body = json_loadb(reply->element[1]->str, reply->element[1]->len, 0, NULL);
+    may = op->may == NULL || op->may(body, op->may_arg);
+    json_decref(body);
+    if (!may) {
+        move_reply(op, RESV_FORBIDDEN, NULL, RESV_NONE);
+        return;
+    }
+    if (op->target == RESV_NONE) {
+        move_reply(op, RESV_OK, reply->element[1], RESV_NONE);
+        return;
+    }
+    switch (resv_transition(status, op->target)) {
+    case RESV_MOVE_SAME:
+        move_reply(op, RESV_SAME, reply->element[1], RESV_NONE);
+        return;
+    case RESV_MOVE_INVALID:
+        move_reply(op, RESV_INVALID, NULL, status);
+        return;
+    case RESV_MOVE_OK:
+        break;
+    }
+    snprintf(op->parts, sizeof(op->parts), "%s",
+             reply->element[2]->type == REDIS_REPLY_STRING ? reply->element[2]->str : "");
+    op->pending = 1; /* held while sending */
+    parts_each(op->parts, nparts(op->rs), move_part, op);
+    if (--op->pending == 0)
+        parts_done(op);
+}
+
+static int move_start(struct resv_store *rs, const char *id, enum resv_status target,
+                      long long ttl_seconds, resv_may_cb *may, void *may_arg, resv_done_cb *cb,
+                      void *arg)
+{
+    struct move_op *op = calloc(1, sizeof(*op));
+
+    if (op == NULL)
+        return -1;
+    op->rs = rs;
+    snprintf(op->id, sizeof(op->id), "%s", id);
+    op->target = target;
+    op->exp_ms = wall_ms() + ttl_seconds * 1000;
+    op->may = may;
+    op->may_arg = may_arg;
+    op->cb = cb;
+    op->arg = arg;
+    if (record_call(op, on_record, "get", NULL) != 0) {
+        free(op);
+        return -1;
+    }
+    return 0;
+}
+
+int resv_get(struct resv_store *rs, const char *id, resv_may_cb *may, void *may_arg,
+             resv_done_cb *cb, void *arg)
+{
+    return move_start(rs, id, RESV_NONE, 0, may, may_arg, cb, arg);
+}
+
+int resv_move(struct resv_store *rs, const char *id, enum resv_status target, long long ttl_seconds,
+              resv_may_cb *may, void *may_arg, resv_done_cb *cb, void *arg)
+{
+    return move_start(rs, id, target, ttl_seconds, may, may_arg, cb, arg);
+}
+
+/* ---- the sweep ---- */
+
+struct sweep_call {
+    struct resv_store *rs;
+    unsigned part;
+};
+
+static void sweep_done(struct resv_store *rs)
+{
+    if (rs->sweeping > 0)
+        rs->sweeping--;
+}
+
+static void on_holds_swept(redisReply *reply, const char *err, void *arg)
+{
+    struct sweep_call *call = arg;
+
+    if (err == NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0)
+        log_info("event=holds_expired partition=%u count=%zu", call->part, reply->elements);
+    else if (err == NULL && reply->type == REDIS_REPLY_ERROR)
+        log_error("event=sweep_failed error=\"%s\"", reply->str);
+    sweep_done(call->rs);
+    free(call);
+}
+
+struct expire_each {
+    struct resv_store *rs;
+    const char *id;
+};
+
+static void expire_part(unsigned part, void *arg)
+{
+    struct expire_each *e = arg;
+
+    holds_let_go(e->rs, part, "expire", e->id);
+}
+
+/* Records past expiry are marked expired; their holds go too, even committed ones left by a
+ * commit that never finished. */
+static void on_records_swept(redisReply *reply, const char *err, void *arg)
+{
+    struct sweep_call *call = arg;
+
+    if (err == NULL && reply->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+            struct expire_each e = {call->rs, reply->element[i]->str};
+            parts_each(reply->element[i + 1]->str, nparts(call->rs), expire_part, &e);
+        }
+    }
+    sweep_done(call->rs);
+    free(call);
+}
+
+static void sweep_part(struct resv_store *rs, unsigned p)
+{
+    struct holds_call hc;
+    const char *argv[HOLD_FIXED + 1];
+    char keys[3][KEY_MAX], part[12], maxlen[24];
+    const char *rargv[8];
+    struct sweep_call *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+
+    if (a == NULL || b == NULL) {
+        free(a);
+        free(b);
+        return;
+    }
+    a->rs = b->rs = rs;
+    a->part = b->part = p;
+    holds_call_init(rs, &hc, p, "sweep", "");
+    memcpy(argv, hc.argv, sizeof(hc.argv));
+    argv[HOLD_FIXED] = SWEEP_BATCH;
+    if (rclient_eval(redis_of(rs), on_holds_swept, a, (size_t)rs->script_holds, 5, HOLD_FIXED + 1,
+                     argv, NULL) == 0)
+        rs->sweeping++;
+    else
+        free(a);
+    stock_key_part(p, "resv", "", keys[0], KEY_MAX);
+    stock_key_part(p, "resvexp", NULL, keys[1], KEY_MAX);
+    stock_key_part(p, "events", NULL, keys[2], KEY_MAX);
+    snprintf(part, sizeof(part), "%u", p);
+    snprintf(maxlen, sizeof(maxlen), "%lld", rs->stock->cfg->events_maxlen);
+    rargv[0] = keys[0];
+    rargv[1] = keys[1];
+    rargv[2] = keys[2];
+    rargv[3] = "sweep";
+    rargv[4] = "";
+    rargv[5] = part;
+    rargv[6] = maxlen;
+    rargv[7] = SWEEP_BATCH;
+    if (rclient_eval(redis_of(rs), on_records_swept, b, (size_t)rs->script_record, 3, 8, rargv,
+                     NULL) == 0)
+        rs->sweeping++;
+    else
+        free(b);
+}
+
+static void on_sweep_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct resv_store *rs = arg;
+
+    (void)fd;
+    (void)what;
+    if (rs->sweeping > 0 || !rclient_ready(redis_of(rs)))
+        return;
+    for (unsigned p = 0; p < nparts(rs); p++)
+        sweep_part(rs, p);
+}
+
+int resv_store_init(struct resv_store *rs, struct stock_store *st, struct event_base *base)
+{
+    struct timeval every = {0, SWEEP_MS * 1000};
+
+    memset(rs, 0, sizeof(*rs));
+    rs->stock = st;
+    rs->script_holds = rclient_add_script(st->redis, "holds", holds_lua);
+    rs->script_record = rclient_add_script(st->redis, "record", record_lua);
+    rs->script_check = rclient_add_script(st->redis, "check", check_lua);
+    if (rs->script_holds < 0 || rs->script_record < 0 || rs->script_check < 0)
+        return -1;
+    rs->sweep = event_new(base, -1, EV_PERSIST, on_sweep_tick, rs);
+    if (rs->sweep == NULL || event_add(rs->sweep, &every) != 0)
+        return -1;
+    return 0;
+}
+
+void resv_store_release(struct resv_store *rs)
+{
+    if (rs->sweep != NULL)
+        event_free(rs->sweep);
+    rs->sweep = NULL;
+}
+
+/* ---- the consistency check ---- */
+
+struct check_op {
+    struct resv_store *rs;
+    json_t *report; /* {ok, partitions, skus, holds, problems} */
+    json_t *holds;  /* reservation ids seen holding */
+    size_t pending;
+    int unavailable;
+    resv_check_cb *cb;
+    void *arg;
+};
+
+static void check_finish(struct check_op *op)
+{
+    json_t *problems = json_object_get(op->report, "problems");
+
+    json_object_set_new(op->report, "holds", json_integer((json_int_t)json_array_size(op->holds)));
+    json_object_set_new(op->report, "ok", json_boolean(json_array_size(problems) == 0));
+    json_decref(op->holds);
+    if (op->unavailable) {
+        json_decref(op->report);
+        op->cb(NULL, "redis unavailable", op->arg);
+    } else {
+        op->cb(op->report, NULL, op->arg);
+    }
+    free(op);
+}
+
+struct owner_call {
+    struct check_op *op;
+    char id[PROTO_ID_SIZE];
+};
+
+static void on_owner(redisReply *reply, const char *err, void *arg)
+{
+    struct owner_call *call = arg;
+    struct check_op *op = call->op;
+
+    if (err != NULL) {
+        op->unavailable = 1;
+    } else if (reply->type != REDIS_REPLY_STRING ||
+               (strcmp(reply->str, "held") != 0 && strcmp(reply->str, "committed") != 0)) {
+        json_array_append_new(
+            json_object_get(op->report, "problems"),
+            json_pack("{s:s, s:s, s:s}", "kind", "orphan-hold", "reservation", call->id, "detail",
+                      reply->type == REDIS_REPLY_STRING ? "its reservation is no longer active"
+                                                        : "no reservation owns it"));
+    }
+    free(call);
+    if (--op->pending == 0)
+        check_finish(op);
+}
+
+/* Every partition answered: is every hold owned by a held or committed reservation? */
+static void check_owners(struct check_op *op)
+{
+    size_t i;
+    json_t *id;
+
+    op->pending = 1;
+    json_array_foreach(op->holds, i, id)
+    {
+        struct owner_call *call = calloc(1, sizeof(*call));
+        char key[KEY_MAX];
+        const char *argv[] = {"HGET", key, "status"};
+        if (call == NULL) {
+            op->unavailable = 1;
+            continue;
+        }
+        call->op = op;
+        snprintf(call->id, sizeof(call->id), "%s", json_string_value(id));
+        stock_key_part(partition_of(call->id, nparts(op->rs)), "resv", call->id, key, KEY_MAX);
+        if (rclient_command(redis_of(op->rs), on_owner, call, 3, argv, NULL) != 0) {
+            op->unavailable = 1;
+            free(call);
+            continue;
+        }
+        op->pending++;
+    }
+    if (--op->pending == 0)
+        check_finish(op);
+}
+
+static void on_checked(redisReply *reply, const char *err, void *arg)
+{
+    struct check_op *op = arg;
+    json_t *part = NULL, *v;
+    size_t i;
+
+    if (err != NULL || reply->type != REDIS_REPLY_STRING)
+        op->unavailable = 1;
+    else
+        part = json_loadb(reply->str, reply->len, 0, NULL);
+    if (part != NULL) {
+        json_t *skus = json_object_get(op->report, "skus");
+        json_integer_set(skus, json_integer_value(skus) +
+                                   json_integer_value(json_object_get(part, "skus")));
+        /* Lua encodes an empty list as {}: only arrays carry entries. */
+        json_array_foreach(json_object_get(part, "holds"), i, v) json_array_append(op->holds, v);
+        json_array_foreach(json_object_get(part, "problems"), i, v)
+            json_array_append(json_object_get(op->report, "problems"), v);
+        json_decref(part);
+    }
+    if (--op->pending > 0)
+        return;
+    if (op->unavailable) {
+        check_finish(op);
+        return;
+    }
+    check_owners(op);
+}
+
+int resv_check(struct resv_store *rs, resv_check_cb *cb, void *arg)
+{
+    struct check_op *op = calloc(1, sizeof(*op));
+    size_t sent = 0;
+
+    if (op == NULL)
+        return -1;
+    op->rs = rs;
+    op->cb = cb;
+    op->arg = arg;
+    op->report =
+        json_pack("{s:b, s:I, s:I, s:I, s:[]}", "ok", 0, "partitions", (json_int_t)nparts(rs),
+                  "skus", (json_int_t)0, "holds", (json_int_t)0, "problems");
+    op->holds = json_array();
+    op->pending = 1;
+    for (unsigned p = 0; p < nparts(rs); p++) {
+        char keys[2][KEY_MAX], prefix[24];
+        const char *argv[3];
+        stock_key_part(p, "skus", NULL, keys[0], KEY_MAX);
+        stock_key_part(p, "holds", NULL, keys[1], KEY_MAX);
+        snprintf(prefix, sizeof(prefix), "{p%02u}:", p);
+        argv[0] = keys[0];
+        argv[1] = keys[1];
+        argv[2] = prefix;
+        if (rclient_eval(redis_of(rs), on_checked, op, (size_t)rs->script_check, 2, 3, argv,
+                         NULL) != 0) {
+            op->unavailable = 1;
+            continue;
+        }
+        op->pending++;
+        sent++;
+    }
+    if (sent == 0) {
+        json_decref(op->report);
+        json_decref(op->holds);
+        free(op);
+        return -1;
+    }
+    if (--op->pending == 0)
+        check_owners(op);
+    return 0;
+}

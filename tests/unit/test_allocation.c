@@ -1,0 +1,205 @@
+/*
+ * test_allocation.c - where a reservation's units come from, as the hold
+ * script decides it: the real lib.allocate of services/inventory/lua/lib.lua,
+ * run in a Lua 5.1 interpreter (the language Redis scripts are written in)
+ * with plain tables for the levels. No Redis, no sockets.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#ifndef LIB_LUA_PATH
+#error "LIB_LUA_PATH must name services/inventory/lua/lib.lua"
+#endif
+
+/*
+ * The fixture, in Lua: four locations like the demo's. wh-1 and wh-2 are
+ * warehouses (web); leeds ships from store and offers click-and-collect with a
+ * buffer of 2; york offers collection and walk-in with a buffer of 1; bath is
+ * walk-in only.
+ */
+static const char fixture[] =
+    "W, S, C = lib.WEB, lib.STORE, lib.CLICK_COLLECT\n"
+    "rules = {\n"
+    "  ['wh-1'] = {id = 'wh-1', store = false, fulfils = 1, buffer = 0},\n"
+    "  ['wh-2'] = {id = 'wh-2', store = false, fulfils = 1, buffer = 0},\n"
+    "  ['store-leeds'] = {id = 'store-leeds', store = true, fulfils = 7, buffer = 2},\n"
+    "  ['store-york'] = {id = 'store-york', store = true, fulfils = 6, buffer = 1},\n"
+    "  ['store-bath'] = {id = 'store-bath', store = true, fulfils = 2, buffer = 0},\n"
+    "}\n"
+    "-- allocate and describe: 'loc:qty,loc:qty' or 'short:<available>'\n"
+    "function plan(levels, safety, channel, loc, qty)\n"
+    "  local allocs, available = lib.allocate(rules, levels, safety, channel, loc, qty)\n"
+    "  if not allocs then return 'short:' .. available end\n"
+    "  local out = {}\n"
+    "  for _, a in ipairs(allocs) do out[#out + 1] = a.location .. ':' .. a.quantity end\n"
+    "  return table.concat(out, ',')\n"
+    "end\n";
+
+static int setup(void **state)
+{
+    lua_State *L = luaL_newstate();
+
+    luaL_openlibs(L);
+    {
+        /* Run lib.lua with "return lib" appended, so the table comes back. */
+        FILE *f = fopen(LIB_LUA_PATH, "r");
+        static char src[65536];
+        size_t n = f ? fread(src, 1, sizeof(src) - 32, f) : 0;
+        if (f)
+            fclose(f);
+        src[n] = '\0';
+        strcat(src, "\nreturn lib\n");
+        lua_settop(L, 0);
+        if (luaL_loadbuffer(L, src, strlen(src), "lib.lua") != 0 || lua_pcall(L, 0, 1, 0) != 0) {
+            fprintf(stderr, "%s\n", lua_tostring(L, -1));
+            return -1;
+        }
+        lua_setglobal(L, "lib");
+    }
+    if (luaL_dostring(L, fixture) != 0) {
+        fprintf(stderr, "%s\n", lua_tostring(L, -1));
+        return -1;
+    }
+    *state = L;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    lua_close(*state);
+    return 0;
+}
+
+/* Evaluate a Lua expression that yields the plan string. */
+static const char *eval(lua_State *L, const char *expr)
+{
+    char chunk[1024];
+
+    snprintf(chunk, sizeof(chunk), "return %s", expr);
+    lua_settop(L, 0);
+    if (luaL_dostring(L, chunk) != 0)
+        fail_msg("lua: %s", lua_tostring(L, -1));
+    return lua_tostring(L, -1);
+}
+
+static void test_allocation__warehouse_first(void **state)
+{
+    /* leeds has more, but warehouses come first */
+    assert_string_equal(
+        eval(*state, "plan({['wh-1'] = {5, 0}, ['store-leeds'] = {50, 0}}, 0, W, '', 3)"),
+        "wh-1:3");
+}
+
+static void test_allocation__most_available_warehouse_first(void **state)
+{
+    assert_string_equal(eval(*state, "plan({['wh-1'] = {5, 0}, ['wh-2'] = {9, 0}}, 0, W, '', 4)"),
+                        "wh-2:4");
+}
+
+static void test_allocation__ties_by_location_id(void **state)
+{
+    assert_string_equal(eval(*state, "plan({['wh-1'] = {5, 0}, ['wh-2'] = {5, 0}}, 0, W, '', 2)"),
+                        "wh-1:2");
+}
+
+static void test_allocation__split_across_warehouses_then_stores(void **state)
+{
+    /* 9 wanted: wh-2 gives 4, wh-1 gives 3, then leeds ships 2 (10 - 2 buffer - 0 = 8 left) */
+    assert_string_equal(eval(*state, "plan({['wh-1'] = {3, 0}, ['wh-2'] = {4, 0}, "
+                                     "['store-leeds'] = {10, 0}}, 0, W, '', 9)"),
+                        "wh-2:4,wh-1:3,store-leeds:2");
+}
+
+static void test_allocation__reserved_units_are_not_offered(void **state)
+{
+    assert_string_equal(eval(*state, "plan({['wh-1'] = {5, 4}, ['wh-2'] = {3, 0}}, 0, W, '', 3)"),
+                        "wh-2:3");
+    assert_string_equal(eval(*state, "plan({['wh-1'] = {5, 4}, ['wh-2'] = {3, 0}}, 0, W, '', 5)"),
+                        "short:4");
+}
+
+static void test_allocation__store_buffer_is_kept_from_web(void **state)
+{
+    /* leeds 4 on hand, buffer 2: ships at most 2 */
+    assert_string_equal(eval(*state, "plan({['store-leeds'] = {4, 0}}, 0, W, '', 2)"),
+                        "store-leeds:2");
+    assert_string_equal(eval(*state, "plan({['store-leeds'] = {4, 0}}, 0, W, '', 3)"), "short:2");
+}
+
+static void test_allocation__safety_stock_is_kept_everywhere_but_walk_in(void **state)
+{
+    /* safety 3: wh-1 offers 2 of 5, leeds 10 - 2 - 3 = 5 */
+    assert_string_equal(eval(*state, "plan({['wh-1'] = {5, 0}, ['store-leeds'] = {10, 0}}, 3, W, "
+                                     "'', 7)"),
+                        "wh-1:2,store-leeds:5");
+    assert_string_equal(eval(*state, "plan({['wh-1'] = {5, 0}, ['store-leeds'] = {10, 0}}, 3, W, "
+                                     "'', 8)"),
+                        "short:7");
+    /* walk-in at york ignores safety stock and buffer */
+    assert_string_equal(eval(*state, "plan({['store-york'] = {4, 0}}, 3, S, 'store-york', 4)"),
+                        "store-york:4");
+}
+
+static void test_allocation__stores_that_do_not_ship_never_serve_web(void **state)
+{
+    assert_string_equal(eval(*state, "plan({['store-york'] = {50, 0}, ['store-bath'] = {50, 0}}, "
+                                     "0, W, '', 1)"),
+                        "short:0");
+}
+
+static void test_allocation__click_and_collect_at_the_named_store_only(void **state)
+{
+    /* york: 6 on hand, 1 reserved, buffer 1, safety 1 -> 3 collectable */
+    assert_string_equal(eval(*state, "plan({['store-york'] = {6, 1}, ['wh-1'] = {99, 0}}, 1, C, "
+                                     "'store-york', 3)"),
+                        "store-york:3");
+    assert_string_equal(eval(*state, "plan({['store-york'] = {6, 1}, ['wh-1'] = {99, 0}}, 1, C, "
+                                     "'store-york', 4)"),
+                        "short:3");
+}
+
+static void test_allocation__store_without_the_channel_promises_nothing(void **state)
+{
+    /* bath is walk-in only: no click-and-collect however much it has */
+    assert_string_equal(eval(*state, "plan({['store-bath'] = {50, 0}}, 0, C, 'store-bath', 1)"),
+                        "short:0");
+    /* a warehouse is not a store */
+    assert_string_equal(eval(*state, "plan({['wh-1'] = {50, 0}}, 0, S, 'wh-1', 1)"), "short:0");
+}
+
+static void test_allocation__walk_in_hold_at_the_store(void **state)
+{
+    assert_string_equal(eval(*state, "plan({['store-bath'] = {2, 1}}, 0, S, 'store-bath', 1)"),
+                        "store-bath:1");
+    assert_string_equal(eval(*state, "plan({['store-bath'] = {2, 1}}, 0, S, 'store-bath', 2)"),
+                        "short:1");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_allocation__warehouse_first),
+        cmocka_unit_test(test_allocation__most_available_warehouse_first),
+        cmocka_unit_test(test_allocation__ties_by_location_id),
+        cmocka_unit_test(test_allocation__split_across_warehouses_then_stores),
+        cmocka_unit_test(test_allocation__reserved_units_are_not_offered),
+        cmocka_unit_test(test_allocation__store_buffer_is_kept_from_web),
+        cmocka_unit_test(test_allocation__safety_stock_is_kept_everywhere_but_walk_in),
+        cmocka_unit_test(test_allocation__stores_that_do_not_ship_never_serve_web),
+        cmocka_unit_test(test_allocation__click_and_collect_at_the_named_store_only),
+        cmocka_unit_test(test_allocation__store_without_the_channel_promises_nothing),
+        cmocka_unit_test(test_allocation__walk_in_hold_at_the_store),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,123 @@
+/*
+ * test_resv_logic.c - a reservation's transitions, a store key's rights, ids.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "services/inventory/resv_logic.h"
+
+static void test_resv_logic__held_may_commit_release_expire_or_extend(void **state)
+{
+    (void)state;
+    assert_int_equal(resv_transition(RESV_HELD, RESV_COMMITTED), RESV_MOVE_OK);
+    assert_int_equal(resv_transition(RESV_HELD, RESV_RELEASED), RESV_MOVE_OK);
+    assert_int_equal(resv_transition(RESV_HELD, RESV_EXPIRED), RESV_MOVE_OK);
+    assert_int_equal(resv_transition(RESV_HELD, RESV_HELD), RESV_MOVE_OK);
+    assert_int_equal(resv_transition(RESV_HELD, RESV_FULFILLED), RESV_MOVE_INVALID);
+}
+
+static void test_resv_logic__committed_may_release_or_fulfil_only(void **state)
+{
+    (void)state;
+    assert_int_equal(resv_transition(RESV_COMMITTED, RESV_RELEASED), RESV_MOVE_OK);
+    assert_int_equal(resv_transition(RESV_COMMITTED, RESV_FULFILLED), RESV_MOVE_OK);
+    assert_int_equal(resv_transition(RESV_COMMITTED, RESV_HELD), RESV_MOVE_INVALID);
+    assert_int_equal(resv_transition(RESV_COMMITTED, RESV_EXPIRED), RESV_MOVE_INVALID);
+}
+
+static void test_resv_logic__ended_reservations_go_nowhere(void **state)
+{
+    static const enum resv_status ended[] = {RESV_RELEASED, RESV_EXPIRED, RESV_FULFILLED};
+    static const enum resv_status targets[] = {RESV_HELD, RESV_COMMITTED, RESV_RELEASED,
+                                               RESV_FULFILLED};
+
+    (void)state;
+    for (size_t i = 0; i < 3; i++) {
+        for (size_t j = 0; j < 4; j++) {
+            enum resv_move m = resv_transition(ended[i], targets[j]);
+            assert_int_equal(m, ended[i] == targets[j] ? RESV_MOVE_SAME : RESV_MOVE_INVALID);
+        }
+    }
+}
+
+static void test_resv_logic__repeating_the_last_transition_is_same(void **state)
+{
+    (void)state;
+    assert_int_equal(resv_transition(RESV_COMMITTED, RESV_COMMITTED), RESV_MOVE_SAME);
+    assert_int_equal(resv_transition(RESV_RELEASED, RESV_RELEASED), RESV_MOVE_SAME);
+    assert_int_equal(resv_transition(RESV_FULFILLED, RESV_FULFILLED), RESV_MOVE_SAME);
+}
+
+static void test_resv_logic__status_names_round_trip(void **state)
+{
+    (void)state;
+    for (int s = RESV_HELD; s <= RESV_FULFILLED; s++)
+        assert_int_equal(resv_status_parse(resv_status_name((enum resv_status)s)), s);
+    assert_int_equal(resv_status_parse("shipped"), RESV_NONE);
+    assert_int_equal(resv_status_parse(NULL), RESV_NONE);
+}
+
+static void test_resv_logic__store_rights_follow_allocations(void **state)
+{
+    json_t *web = json_loads("{\"lines\": [{\"sku\": \"A\", \"allocations\": ["
+                             "{\"location\": \"wh-1\", \"quantity\": 1},"
+                             "{\"location\": \"store-leeds\", \"quantity\": 2}]}]}",
+                             0, NULL);
+    json_t *cc = json_loads("{\"lines\": [{\"sku\": \"A\", \"allocations\": ["
+                            "{\"location\": \"store-leeds\", \"quantity\": 1}]},"
+                            "{\"sku\": \"B\", \"allocations\": ["
+                            "{\"location\": \"store-leeds\", \"quantity\": 3}]}]}",
+                            0, NULL);
+    int any, all;
+
+    (void)state;
+    resv_at_location(web, "store-leeds", &any, &all);
+    assert_true(any);
+    assert_false(all);
+    resv_at_location(web, "store-york", &any, &all);
+    assert_false(any);
+    assert_false(all);
+    resv_at_location(cc, "store-leeds", &any, &all);
+    assert_true(any);
+    assert_true(all);
+    json_decref(web);
+    json_decref(cc);
+}
+
+static void test_resv_logic__ids_are_identifiers_and_follow_the_key(void **state)
+{
+    char a[PROTO_ID_SIZE], b[PROTO_ID_SIZE], c[PROTO_ID_SIZE], d[PROTO_ID_SIZE];
+
+    (void)state;
+    assert_int_equal(resv_id_make("scope-1", a), 0);
+    assert_int_equal(resv_id_make("scope-1", b), 0);
+    assert_int_equal(resv_id_make("scope-2", c), 0);
+    assert_string_equal(a, b);
+    assert_string_not_equal(a, c);
+    assert_int_equal(resv_id_make("", c), 0);
+    assert_int_equal(resv_id_make("", d), 0);
+    assert_string_not_equal(c, d);
+    assert_true(proto_id_valid(a) && proto_id_valid(c));
+    assert_int_equal(strlen(a), 26);
+    assert_memory_equal(a, "r-", 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resv_logic__held_may_commit_release_expire_or_extend),
+        cmocka_unit_test(test_resv_logic__committed_may_release_or_fulfil_only),
+        cmocka_unit_test(test_resv_logic__ended_reservations_go_nowhere),
+        cmocka_unit_test(test_resv_logic__repeating_the_last_transition_is_same),
+        cmocka_unit_test(test_resv_logic__status_names_round_trip),
+        cmocka_unit_test(test_resv_logic__store_rights_follow_allocations),
+        cmocka_unit_test(test_resv_logic__ids_are_identifiers_and_follow_the_key),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
