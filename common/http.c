@@ -339,7 +339,7 @@ void request_reply_raw(struct request *r, int status, const char *content_type,
 static void reply_json_type(struct request *r, int status, json_t *body, const char *ctype)
 {
     struct evbuffer *buf = evbuffer_new();
-    char *text = json_dumps(body, JSON_COMPACT);
+    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(10));
 
     json_decref(body);
     if (buf == NULL || text == NULL) {
@@ -479,7 +479,9 @@ static int authenticate(struct request *r)
     }
     if ((r->route->roles & r->key->role) == 0) {
         request_reply_problem(r, PROBLEM_FORBIDDEN, NULL, NULL,
-                              "a %s key may not use this endpoint", role_name(r->key->role));
+                              "%s %s key may not use this endpoint",
+                              r->key->role == ROLE_ADMIN || r->key->role == ROLE_AGENT ? "an" : "a",
+                              role_name(r->key->role));
         return -1;
     }
     return 0;

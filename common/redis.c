@@ -45,7 +45,8 @@ struct rcmd {
     int last_handshake; /* the reply that completes the handshake */
 };
 
-#define MAX_SCRIPTS 32
+#define MAX_SCRIPTS   32
+#define MAX_OBSERVERS 4
 
 /* A Lua script; sha is learnt from SCRIPT LOAD at connect. */
 struct redis_script {
@@ -72,8 +73,11 @@ struct rclient {
     struct event *tick;
     struct event *retry;
 
-    rclient_state_cb *state_cb;
-    void *state_arg;
+    struct {
+        rclient_state_cb *cb;
+        void *arg;
+    } observers[MAX_OBSERVERS];
+    size_t nobservers;
     struct rclient_stats stats;
 };
 
@@ -170,12 +174,12 @@ static void set_state(struct rclient *c, enum rstate s)
             c->stats.reconnects++;
         c->ever_ready = 1;
         log_info("event=redis_ready reconnects=%llu", c->stats.reconnects);
-        if (c->state_cb)
-            c->state_cb(1, c->state_arg);
+        for (size_t i = 0; i < c->nobservers; i++)
+            c->observers[i].cb(1, c->observers[i].arg);
     } else if (old == RC_READY && s != RC_READY) {
         log_warn("event=redis_lost reason=\"%s\"", c->drop_reason ? c->drop_reason : "closed");
-        if (c->state_cb)
-            c->state_cb(0, c->state_arg);
+        for (size_t i = 0; i < c->nobservers; i++)
+            c->observers[i].cb(0, c->observers[i].arg);
     }
 }
 
@@ -466,6 +470,10 @@ struct rclient *rclient_new(struct event_base *base, const struct redis_addr *ad
 
 int rclient_add_script(struct rclient *c, const char *name, const char *source)
 {
+    for (size_t i = 0; i < c->nscripts; i++) {
+        if (c->scripts[i].source == source)
+            return (int)i; /* two modules share it */
+    }
     if (c->nscripts == MAX_SCRIPTS)
         return -1;
     c->scripts[c->nscripts].name = name;
@@ -482,7 +490,7 @@ void rclient_free(struct rclient *c)
 {
     if (c == NULL)
         return;
-    c->state_cb = NULL;
+    c->nobservers = 0;
     if (c->ac != NULL) {
         redisAsyncContext *ac = c->ac;
         c->drop_reason = "shutdown";
@@ -497,10 +505,14 @@ void rclient_free(struct rclient *c)
     free(c);
 }
 
-void rclient_set_state_cb(struct rclient *c, rclient_state_cb *cb, void *arg)
+int rclient_observe(struct rclient *c, rclient_state_cb *cb, void *arg)
 {
-    c->state_cb = cb;
-    c->state_arg = arg;
+    if (c->nobservers == MAX_OBSERVERS)
+        return -1;
+    c->observers[c->nobservers].cb = cb;
+    c->observers[c->nobservers].arg = arg;
+    c->nobservers++;
+    return 0;
 }
 
 int rclient_ready(const struct rclient *c)

@@ -72,7 +72,8 @@ struct rclient *rclient_new(struct event_base *base, const struct redis_addr *ad
 /*
  * rclient_add_script - register a Lua script, loaded at every connect.
  * Call before rclient_start. @source: borrowed, must outlive the client.
- * @return the script's index for rclient_eval, or -1.
+ * @return the script's index for rclient_eval (the same index again for the
+ * same @source), or -1.
  */
 int rclient_add_script(struct rclient *c, const char *name, const char *source);
 
@@ -82,8 +83,12 @@ void rclient_start(struct rclient *c);
 /* rclient_free - fail every pending command with "shutdown" and free. Accepts NULL. */
 void rclient_free(struct rclient *c);
 
-/* rclient_set_state_cb - one observer of ready/lost transitions. */
-void rclient_set_state_cb(struct rclient *c, rclient_state_cb *cb, void *arg);
+/*
+ * rclient_observe - add an observer of ready/lost transitions (at most 4). A
+ * command an observer sends when told up=1 goes before any other caller's.
+ * @return 0 or -1.
+ */
+int rclient_observe(struct rclient *c, rclient_state_cb *cb, void *arg);
 
 /* rclient_ready - 1 when connected, authenticated and scripts loaded. */
 int rclient_ready(const struct rclient *c);

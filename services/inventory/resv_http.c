@@ -74,6 +74,18 @@ static json_t *resv_body(json_t *body)
     return out;
 }
 
+/* {"lines": [{"sku", "requested", "available"}]}, members in the contract's order. */
+static json_t *short_lines(json_t *lines)
+{
+    static const char *const order[] = {"sku", "requested", "available"};
+    json_t *out = json_array(), *l;
+    size_t i;
+
+    json_array_foreach(lines, i, l)
+        json_array_append_new(out, ordered(l, order, sizeof(order) / sizeof(order[0])));
+    return json_pack("{s:o}", "lines", out);
+}
+
 /* Reply with what the store said; @created: a new reservation answers 201. */
 static void reply_result(struct request *r, const struct resv_result *res, int created)
 {
@@ -97,8 +109,7 @@ static void reply_result(struct request *r, const struct resv_result *res, int c
         metrics_counter_add(request_metrics(r), "omnistock_oversell_refused_total",
                             "Holds refused because they would promise more than is available.",
                             NULL, 1);
-        request_reply_problem(r, PROBLEM_INSUFFICIENT_STOCK, NULL,
-                              json_pack("{s:O}", "lines", res->lines),
+        request_reply_problem(r, PROBLEM_INSUFFICIENT_STOCK, NULL, short_lines(res->lines),
                               "not enough stock to hold every line; nothing was held");
         return;
     case RESV_UNKNOWN_SKU: {

@@ -76,6 +76,16 @@ static void holds_call_init(const struct resv_store *rs, struct holds_call *hc, 
     hc->argv[11] = hc->low;
 }
 
+/* The keys of every record.lua call, for reservation @id ("" for the sweep) in @part. */
+#define RECORD_NKEYS 4
+static void record_keys(unsigned part, const char *id, char keys[RECORD_NKEYS][KEY_MAX])
+{
+    stock_key_part(part, "resv", id, keys[0], KEY_MAX);
+    stock_key_part(part, "resvexp", NULL, keys[1], KEY_MAX);
+    stock_key_part(part, "events", NULL, keys[2], KEY_MAX);
+    stock_key_part(part, "orders", NULL, keys[3], KEY_MAX);
+}
+
 static void ignore_reply(redisReply *reply, const char *err, void *arg)
 {
     (void)arg;
@@ -240,8 +250,19 @@ static void record_created(redisReply *reply, const char *err, void *arg)
         compensate(op);
         res.outcome = RESV_UNAVAILABLE;
     } else {
+        const char *status;
         res.outcome = RESV_OK;
         res.body = json_loadb(reply->element[1]->str, reply->element[1]->len, 0, NULL);
+        status = json_string_value(json_object_get(res.body, "status"));
+        /*
+         * A reservation with this id exists: a retry whose idempotency record
+         * is gone. While it is live, the holds just "made" were its own (the
+         * hold script returns a hold that exists); once it is over they are
+         * new and nobody's, so give them back.
+         */
+        if (strcmp(reply->element[0]->str, "exists") == 0 && status != NULL &&
+            strcmp(status, "held") != 0 && strcmp(status, "committed") != 0)
+            compensate(op);
     }
     result_finish(&res, op->cb, op->arg);
     create_free(op);
@@ -251,14 +272,12 @@ static void record_write(struct create_op *op)
 {
     json_t *body = create_body(op);
     char *text = json_dumps(body, JSON_COMPACT);
-    char keys[3][KEY_MAX], part[12], maxlen[24], exp[24], parts[4096] = "";
-    const char *argv[10];
+    char keys[RECORD_NKEYS][KEY_MAX], part[12], maxlen[24], exp[24], parts[4096] = "";
+    const char *argv[RECORD_NKEYS + 7];
     size_t used = 0;
 
     json_decref(body);
-    stock_key_part(op->rpart, "resv", op->id, keys[0], KEY_MAX);
-    stock_key_part(op->rpart, "resvexp", NULL, keys[1], KEY_MAX);
-    stock_key_part(op->rpart, "events", NULL, keys[2], KEY_MAX);
+    record_keys(op->rpart, op->id, keys);
     snprintf(part, sizeof(part), "%u", op->rpart);
     snprintf(maxlen, sizeof(maxlen), "%lld", op->rs->stock->cfg->events_maxlen);
     snprintf(exp, sizeof(exp), "%lld", op->exp_ms);
@@ -267,18 +286,18 @@ static void record_write(struct create_op *op)
             used +=
                 (size_t)snprintf(parts + used, sizeof(parts) - used, "%s%u", used ? "," : "", p);
     }
-    argv[0] = keys[0];
-    argv[1] = keys[1];
-    argv[2] = keys[2];
-    argv[3] = "create";
-    argv[4] = op->id;
-    argv[5] = part;
-    argv[6] = maxlen;
-    argv[7] = text ? text : "{}";
-    argv[8] = exp;
-    argv[9] = parts;
-    if (text == NULL || rclient_eval(redis_of(op->rs), record_created, op,
-                                     (size_t)op->rs->script_record, 3, 10, argv, NULL) != 0) {
+    for (int i = 0; i < RECORD_NKEYS; i++)
+        argv[i] = keys[i];
+    argv[RECORD_NKEYS] = "create";
+    argv[RECORD_NKEYS + 1] = op->id;
+    argv[RECORD_NKEYS + 2] = part;
+    argv[RECORD_NKEYS + 3] = maxlen;
+    argv[RECORD_NKEYS + 4] = text ? text : "{}";
+    argv[RECORD_NKEYS + 5] = exp;
+    argv[RECORD_NKEYS + 6] = parts;
+    if (text == NULL ||
+        rclient_eval(redis_of(op->rs), record_created, op, (size_t)op->rs->script_record,
+                     RECORD_NKEYS, RECORD_NKEYS + 7, argv, NULL) != 0) {
         compensate(op);
         reply_outcome(RESV_UNAVAILABLE, op->cb, op->arg);
         create_free(op);
@@ -513,26 +532,23 @@ struct move_op {
 static int record_call(struct move_op *op, rclient_cb *fn, const char *rop, const char *target)
 {
     unsigned part = partition_of(op->id, nparts(op->rs));
-    char keys[3][KEY_MAX], p[12], maxlen[24], exp[24];
-    const char *argv[9];
+    char keys[RECORD_NKEYS][KEY_MAX], p[12], maxlen[24], exp[24];
+    const char *argv[RECORD_NKEYS + 6];
 
-    stock_key_part(part, "resv", op->id, keys[0], KEY_MAX);
-    stock_key_part(part, "resvexp", NULL, keys[1], KEY_MAX);
-    stock_key_part(part, "events", NULL, keys[2], KEY_MAX);
+    record_keys(part, op->id, keys);
     snprintf(p, sizeof(p), "%u", part);
     snprintf(maxlen, sizeof(maxlen), "%lld", op->rs->stock->cfg->events_maxlen);
     snprintf(exp, sizeof(exp), "%lld", op->exp_ms);
-    argv[0] = keys[0];
-    argv[1] = keys[1];
-    argv[2] = keys[2];
-    argv[3] = rop;
-    argv[4] = op->id;
-    argv[5] = p;
-    argv[6] = maxlen;
-    argv[7] = target;
-    argv[8] = exp;
-    return rclient_eval(redis_of(op->rs), fn, op, (size_t)op->rs->script_record, 3, target ? 9 : 7,
-                        argv, NULL);
+    for (int i = 0; i < RECORD_NKEYS; i++)
+        argv[i] = keys[i];
+    argv[RECORD_NKEYS] = rop;
+    argv[RECORD_NKEYS + 1] = op->id;
+    argv[RECORD_NKEYS + 2] = p;
+    argv[RECORD_NKEYS + 3] = maxlen;
+    argv[RECORD_NKEYS + 4] = target;
+    argv[RECORD_NKEYS + 5] = exp;
+    return rclient_eval(redis_of(op->rs), fn, op, (size_t)op->rs->script_record, RECORD_NKEYS,
+                        target ? RECORD_NKEYS + 6 : RECORD_NKEYS + 4, argv, NULL);
 }
 
 static void move_reply(struct move_op *op, enum resv_outcome outcome, const redisReply *body,
@@ -779,8 +795,8 @@ static void sweep_part(struct resv_store *rs, unsigned p)
 {
     struct holds_call hc;
     const char *argv[HOLD_FIXED + 1];
-    char keys[3][KEY_MAX], part[12], maxlen[24];
-    const char *rargv[8];
+    char keys[RECORD_NKEYS][KEY_MAX], part[12], maxlen[24];
+    const char *rargv[RECORD_NKEYS + 5];
     struct sweep_call *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
 
     if (a == NULL || b == NULL) {
@@ -798,21 +814,18 @@ static void sweep_part(struct resv_store *rs, unsigned p)
         rs->sweeping++;
     else
         free(a);
-    stock_key_part(p, "resv", "", keys[0], KEY_MAX);
-    stock_key_part(p, "resvexp", NULL, keys[1], KEY_MAX);
-    stock_key_part(p, "events", NULL, keys[2], KEY_MAX);
+    record_keys(p, "", keys);
     snprintf(part, sizeof(part), "%u", p);
     snprintf(maxlen, sizeof(maxlen), "%lld", rs->stock->cfg->events_maxlen);
-    rargv[0] = keys[0];
-    rargv[1] = keys[1];
-    rargv[2] = keys[2];
-    rargv[3] = "sweep";
-    rargv[4] = "";
-    rargv[5] = part;
-    rargv[6] = maxlen;
-    rargv[7] = SWEEP_BATCH;
-    if (rclient_eval(redis_of(rs), on_records_swept, b, (size_t)rs->script_record, 3, 8, rargv,
-                     NULL) == 0)
+    for (int i = 0; i < RECORD_NKEYS; i++)
+        rargv[i] = keys[i];
+    rargv[RECORD_NKEYS] = "sweep";
+    rargv[RECORD_NKEYS + 1] = "";
+    rargv[RECORD_NKEYS + 2] = part;
+    rargv[RECORD_NKEYS + 3] = maxlen;
+    rargv[RECORD_NKEYS + 4] = SWEEP_BATCH;
+    if (rclient_eval(redis_of(rs), on_records_swept, b, (size_t)rs->script_record, RECORD_NKEYS,
+                     RECORD_NKEYS + 5, rargv, NULL) == 0)
         rs->sweeping++;
     else
         free(b);

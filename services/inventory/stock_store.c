@@ -58,6 +58,7 @@ struct read_op {
     struct stock_store *st;
     const char (*skus)[PROTO_ID_SIZE];
     size_t n;
+    int products;   /* read each SKU's product too */
     unsigned *part; /* partition of each SKU */
     size_t pending;
     const char *err;
@@ -126,6 +127,27 @@ static int item_from_reply(struct stock_snapshot *snap, struct stock_item *item,
     return 0;
 }
 
+static void product_from_reply(struct product *p, const char *sku, const redisReply *flat)
+{
+    memset(p, 0, sizeof(*p));
+    if (flat->elements == 0)
+        return;
+    snprintf(p->sku, sizeof(p->sku), "%s", sku);
+    for (size_t i = 0; i + 1 < flat->elements; i += 2) {
+        const char *k = flat->element[i]->str, *v = flat->element[i + 1]->str;
+        if (strcmp(k, "name") == 0)
+            snprintf(p->name, sizeof(p->name), "%s", v);
+        else if (strcmp(k, "category") == 0)
+            snprintf(p->category, sizeof(p->category), "%s", v);
+        else if (strcmp(k, "amount") == 0)
+            p->price_amount = strtoll(v, NULL, 10);
+        else if (strcmp(k, "currency") == 0)
+            snprintf(p->currency, sizeof(p->currency), "%s", v);
+        else if (strcmp(k, "safety_stock") == 0)
+            p->safety_stock = strtoll(v, NULL, 10);
+    }
+}
+
 static void read_finish(struct read_op *op)
 {
     if (op->err != NULL) {
@@ -153,10 +175,10 @@ static void on_read(redisReply *reply, const char *err, void *arg)
 {
     struct read_call *call = arg;
     struct read_op *op = call->op;
-    size_t want = 1;
+    size_t want = 1, per = op->products ? 2 : 1;
 
     for (size_t i = 0; i < op->n; i++)
-        want += op->part[i] == call->part;
+        want += per * (op->part[i] == call->part);
     if (err != NULL || !reply_is_read(reply, want)) {
         op->err = err ? err : "unexpected reply from the read script";
     } else if (op->err == NULL) {
@@ -168,6 +190,8 @@ static void on_read(redisReply *reply, const char *err, void *arg)
                 continue;
             if (item_from_reply(op->snap, &op->snap->items[i], reply->element[j++]) != 0)
                 op->err = "out of memory";
+            else if (op->products)
+                product_from_reply(&op->snap->items[i].product, op->skus[i], reply->element[j++]);
         }
     }
     free(call);
@@ -178,14 +202,14 @@ static void on_read(redisReply *reply, const char *err, void *arg)
 /* Send the script call for partition @part; @return 0 or -1. */
 static int read_partition(struct read_op *op, unsigned part)
 {
-    size_t nkeys = 1;
+    size_t nkeys = 1, per = op->products ? 2 : 1;
     char(*keys)[KEY_MAX];
     const char **args;
     struct read_call *call;
     int rc = -1;
 
     for (size_t i = 0; i < op->n; i++)
-        nkeys += op->part[i] == part;
+        nkeys += per * (op->part[i] == part);
     keys = malloc(nkeys * sizeof(*keys));
     args = malloc(nkeys * sizeof(*args));
     call = malloc(sizeof(*call));
@@ -199,6 +223,11 @@ static int read_partition(struct read_op *op, unsigned part)
         stock_key_part(part, "sku", op->skus[i], keys[j], KEY_MAX);
         args[j] = keys[j];
         j++;
+        if (op->products) {
+            stock_key_part(part, "prod", op->skus[i], keys[j], KEY_MAX);
+            args[j] = keys[j];
+            j++;
+        }
     }
     call->op = op;
     call->part = part;
@@ -213,8 +242,8 @@ out:
     return rc;
 }
 
-int stock_read(struct stock_store *st, const char (*skus)[PROTO_ID_SIZE], size_t n,
-               stock_read_cb *cb, void *arg)
+static int read_start(struct stock_store *st, const char (*skus)[PROTO_ID_SIZE], size_t n,
+                      int products, stock_read_cb *cb, void *arg)
 {
     struct read_op *op = calloc(1, sizeof(*op));
     unsigned nparts = st->cfg->partitions;
@@ -227,6 +256,7 @@ int stock_read(struct stock_store *st, const char (*skus)[PROTO_ID_SIZE], size_t
         goto fail;
     op->st = st;
     op->skus = skus;
+    op->products = products;
     op->n = op->snap->n = n;
     op->cb = cb;
     op->arg = arg;
@@ -266,6 +296,18 @@ fail:
         free(op);
     }
     return -1;
+}
+
+int stock_read(struct stock_store *st, const char (*skus)[PROTO_ID_SIZE], size_t n,
+               stock_read_cb *cb, void *arg)
+{
+    return read_start(st, skus, n, 0, cb, arg);
+}
+
+int stock_read_products(struct stock_store *st, const char (*skus)[PROTO_ID_SIZE], size_t n,
+                        stock_read_cb *cb, void *arg)
+{
+    return read_start(st, skus, n, 1, cb, arg);
 }
 
 struct move_call {

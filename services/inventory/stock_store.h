@@ -52,7 +52,8 @@ struct stock_item {
     int known;
     long long safety;
     long long version;
-    struct level *levels; /* one per snapshot rule, same order */
+    struct level *levels;   /* one per snapshot rule, same order */
+    struct product product; /* with STOCK_READ_PRODUCTS: sku "" when there is none */
 };
 
 /* Levels of some SKUs with the location rules they were read with. */
@@ -75,6 +76,10 @@ typedef void stock_read_cb(struct stock_snapshot *snap, const char *err, void *a
  */
 int stock_read(struct stock_store *st, const char (*skus)[PROTO_ID_SIZE], size_t n,
                stock_read_cb *cb, void *arg);
+
+/* stock_read_products - the same, with each SKU's product description, in the same round trips. */
+int stock_read_products(struct stock_store *st, const char (*skus)[PROTO_ID_SIZE], size_t n,
+                        stock_read_cb *cb, void *arg);
 
 /*
  * stock_move_cb - the script's answer: JSON (borrowed, valid during the

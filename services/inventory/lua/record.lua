@@ -4,8 +4,11 @@
 --   {pNN}:resv:<id>  'body' = the reservation as the API shows it (JSON),
 --                    'status', 'exp' (ms, while held), 'parts' (its SKUs' partitions)
 --   {pNN}:resvexp    held reservations by expiry
+--   {pNN}:orders     the orders placed (committed), for the recommend module's
+--                    consumer group: 'id', 'customer', 'channel', 'at' (ms),
+--                    'skus' (comma-separated, distinct)
 --
--- KEYS[1] {pNN}:resv:<id>  KEYS[2] {pNN}:resvexp  KEYS[3] {pNN}:events
+-- KEYS[1] {pNN}:resv:<id>  KEYS[2] {pNN}:resvexp  KEYS[3] {pNN}:events  KEYS[4] {pNN}:orders
 -- ARGV 1 op  2 id  3 partition  4 events kept
 --   create:     5 body (JSON, status held)  6 expires_ms  7 parts ("3,9")
 --   transition: 5 target status  6 expires_ms (extend only)
@@ -14,6 +17,9 @@
 
 local op, id = ARGV[1], ARGV[2]
 local now = lib.now_ms()
+-- A record that can change no more (released, expired, fulfilled) is kept
+-- this long for reads and repeated transitions, then dropped.
+local FINAL_KEEP_S = 7 * 24 * 3600
 
 local allowed = {
   held = {committed = true, released = true, expired = true, held = true},
@@ -39,6 +45,7 @@ local function settle(body)
     body.expired_at = lib.iso(exp)
     body.expires_at = nil
     redis.call('HSET', KEYS[1], 'status', 'expired', 'body', cjson.encode(body))
+    redis.call('EXPIRE', KEYS[1], FINAL_KEEP_S)
     redis.call('ZREM', KEYS[2], id)
     return 'expired'
   end
@@ -84,11 +91,17 @@ elseif op == 'transition' then
   redis.call('HSET', KEYS[1], 'status', target, 'body', json)
   redis.call('HDEL', KEYS[1], 'exp')
   redis.call('ZREM', KEYS[2], id)
+  if target ~= 'committed' then redis.call('EXPIRE', KEYS[1], FINAL_KEEP_S) end
   if target == 'committed' then
     local lines = {}
     for i, l in ipairs(body.lines) do lines[i] = {sku = l.sku, quantity = l.quantity} end
     emit_whole('reservation.committed', body)
     emit_whole('order.placed', body, {lines = lines})
+    local skus = {}
+    for i, l in ipairs(body.lines) do skus[i] = l.sku end
+    redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'id', id, 'customer',
+               body.customer or '', 'channel', body.channel, 'at', now, 'skus',
+               table.concat(skus, ','))
   end
   return {'ok', json}
 elseif op == 'sweep' then
@@ -105,6 +118,7 @@ elseif op == 'sweep' then
       body.expires_at = nil
       redis.call('HSET', key, 'status', 'expired', 'body', cjson.encode(body))
       redis.call('HDEL', key, 'exp')
+      redis.call('EXPIRE', key, FINAL_KEEP_S)
       out[#out + 1] = rid
       out[#out + 1] = redis.call('HGET', key, 'parts') or ''
     end
