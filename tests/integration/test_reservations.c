@@ -951,6 +951,48 @@ static void test_reservations__idempotent_create(void **state)
     assert_consistent(h);
 }
 
+/*
+ * The idempotency record of a create is gone (its 24 hours passed) and the
+ * same key comes again after the reservation was released: the reservation
+ * with that id is answered as it is, and nothing stays held.
+ */
+static void test_reservations__key_reused_after_its_record_expired(void **state)
+{
+    static const char *const key1[] = {"Content-Type: application/json",
+                                       "Idempotency-Key: cart-88-attempt", NULL};
+    static const char body[] =
+        "{\"channel\": \"web\", \"lines\": [{\"sku\": \"IDEM-2\", \"quantity\": 4}]}";
+    struct harness *h = *state;
+    struct harness_response *first, *r;
+    redisReply *keys;
+
+    put_product(h, "IDEM-2", 0);
+    receipt(h, "IDEM-2", "wh-1", 10);
+    first = harness_http(h, "POST", "/v1/reservations", STOREFRONT, key1, body, strlen(body));
+    harness_assert_status(first, 201);
+    harness_response_free(
+        act_ok(h, STOREFRONT, harness_jstr(first->json, "id"), "release", "released"));
+    expect_stock(h, "IDEM-2", 10, "wh-1=10/0");
+
+    /* what 24 hours would do: every idempotency record expires */
+    keys = harness_redis_command(&h->redis, "KEYS *:idem:*");
+    assert_non_null(keys);
+    assert_true(keys->elements > 0);
+    for (size_t i = 0; i < keys->elements; i++) {
+        freeReplyObject(harness_redis_command(&h->redis, "DEL %s", keys->element[i]->str));
+    }
+    freeReplyObject(keys);
+
+    r = harness_http(h, "POST", "/v1/reservations", STOREFRONT, key1, body, strlen(body));
+    harness_assert_status(r, 201);
+    harness_assert_jstr(r, "id", harness_jstr(first->json, "id"));
+    harness_assert_jstr(r, "status", "released");
+    harness_response_free(r);
+    expect_stock(h, "IDEM-2", 10, "wh-1=10/0");
+    assert_consistent(h);
+    harness_response_free(first);
+}
+
 /* ---- roles ---- */
 
 static void test_reservations__roles(void **state)
@@ -1300,6 +1342,7 @@ int main(void)
         cmocka_unit_test_setup(test_reservations__all_or_nothing, each_setup),
         cmocka_unit_test_setup(test_reservations__bad_requests_change_nothing, each_setup),
         cmocka_unit_test_setup(test_reservations__idempotent_create, each_setup),
+        cmocka_unit_test_setup(test_reservations__key_reused_after_its_record_expired, each_setup),
         cmocka_unit_test_setup(test_reservations__roles, each_setup),
         cmocka_unit_test_setup(test_reservations__events_in_the_sku_history, each_setup),
         cmocka_unit_test_setup(test_reservations__sale_below_reserved_names_the_reservation,
