@@ -10,6 +10,7 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <hiredis/hiredis.h>
 
 #include "common/config.h"
 #include "common/embedded.h"
@@ -18,6 +19,7 @@
 #include "common/metrics.h"
 #include "common/redis.h"
 #include "services/inventory/inventory.h"
+#include "services/recommend/recommend.h"
 
 #define DRAIN_LIMIT_SECONDS 10
 
@@ -28,6 +30,7 @@ struct daemon {
     struct rclient *redis;
     struct http_server *http;
     struct inventory *inventory;
+    struct recommend *recommend;
     struct event *sigterm, *sigint, *deadline;
     int stopping;
 };
@@ -37,13 +40,24 @@ static void healthz(struct request *r)
     request_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
 
+static void pinged(redisReply *reply, const char *err, void *arg)
+{
+    struct request *r = arg;
+
+    if (err != NULL || reply->type == REDIS_REPLY_ERROR)
+        request_reply_problem(r, PROBLEM_UNAVAILABLE, NULL, NULL, "Redis is not answering");
+    else
+        request_reply_json(r, 200, json_pack("{s:s}", "status", "ready"));
+}
+
+/* Ready when Redis answers a PING sent after everything the modules send on connecting. */
 static void readyz(struct request *r)
 {
-    if (!rclient_ready(request_redis(r))) {
+    const char *argv[] = {"PING"};
+
+    if (!rclient_ready(request_redis(r)) ||
+        rclient_command(request_redis(r), pinged, r, 1, argv, NULL) != 0)
         request_reply_problem(r, PROBLEM_UNAVAILABLE, NULL, NULL, "Redis is not answering");
-        return;
-    }
-    request_reply_json(r, 200, json_pack("{s:s}", "status", "ready"));
 }
 
 static void metrics(struct request *r)
@@ -153,6 +167,11 @@ static int wire(struct daemon *d, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start the inventory module");
         return -1;
     }
+    if ((d->cfg.modules & MODULE_RECOMMEND) &&
+        (d->recommend = recommend_new(&d->cfg, d->base, d->redis, d->http)) == NULL) {
+        snprintf(err, errlen, "cannot start the recommend module");
+        return -1;
+    }
     if (http_server_listen(d->http, d->cfg.listen_host, d->cfg.listen_port, err, errlen) != 0)
         return -1;
     d->sigterm = evsignal_new(d->base, SIGTERM, on_signal, d);
@@ -167,6 +186,7 @@ static int wire(struct daemon *d, char *err, size_t errlen)
 
 static void daemon_release(struct daemon *d)
 {
+    recommend_free(d->recommend);
     inventory_free(d->inventory);
     http_server_free(d->http);
     rclient_free(d->redis);

@@ -397,10 +397,42 @@ redisReply *harness_redis_command(struct harness_redis *r, const char *fmt, ...)
     return rep;
 }
 
+/*
+ * Orders placed and not yet counted by the daemon's recommend module: it
+ * deletes each {pNN}:orders entry once counted, so what the streams hold
+ * is what is left to count.
+ */
+static long long orders_uncounted(struct harness_redis *r)
+{
+    redisReply *keys = harness_redis_command(r, "KEYS *:orders");
+    long long n = 0;
+
+    for (size_t i = 0; keys != NULL && keys->type == REDIS_REPLY_ARRAY && i < keys->elements;
+         i++) {
+        redisReply *len = harness_redis_command(r, "XLEN %s", keys->element[i]->str);
+        if (len != NULL && len->type == REDIS_REPLY_INTEGER) {
+            n += len->integer;
+        }
+        freeReplyObject(len);
+    }
+    freeReplyObject(keys);
+    return n;
+}
+
 int harness_redis_digest(struct harness_redis *r, char out[41])
 {
-    redisReply *rep = harness_redis_command(r, "DEBUG DIGEST");
+    redisReply *rep;
     int rc = -1;
+
+    /*
+     * The daemon counts committed orders in the background: a digest taken
+     * before that settles would see a later, unrelated change. Wait (up to
+     * 5 s) until every order placed so far has been counted.
+     */
+    for (int i = 0; i < 250 && orders_uncounted(r) > 0; i++) {
+        usleep(20 * 1000);
+    }
+    rep = harness_redis_command(r, "DEBUG DIGEST");
 
     out[0] = '\0';
     if (rep != NULL && (rep->type == REDIS_REPLY_STATUS || rep->type == REDIS_REPLY_STRING) &&

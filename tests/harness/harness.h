@@ -49,7 +49,10 @@ void harness_redis_release(struct harness_redis *r);
 /* harness_redis_command - one command on a fresh connection. @return a new reply or NULL. */
 redisReply *harness_redis_command(struct harness_redis *r, const char *fmt, ...);
 
-/* harness_redis_digest - DEBUG DIGEST of the whole dataset (40 hex). @return 0 or -1. */
+/*
+ * harness_redis_digest - DEBUG DIGEST of the whole dataset (40 hex), once the daemon has
+ * counted every order placed so far (up to 5 s). @return 0 or -1.
+ */
 int harness_redis_digest(struct harness_redis *r, char out[41]);
 
 /* harness_redis_flushall - empty every database. @return 0 or -1. */

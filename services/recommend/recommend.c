@@ -1,0 +1,32 @@
+/*
+ * recommend.c - the recommend module's wiring: its store and its routes.
+ */
+#include <stdlib.h>
+
+#include "common/http.h"
+#include "services/recommend/recommend.h"
+#include "services/recommend/recommend_internal.h"
+
+struct recommend *recommend_new(const struct config *cfg, struct event_base *base,
+                                struct rclient *redis, struct http_server *srv)
+{
+    struct recommend *rec = calloc(1, sizeof(*rec));
+
+    if (rec == NULL)
+        return NULL;
+    rec->cfg = cfg;
+    if (rec_store_init(&rec->store, cfg, redis, base) != 0 ||
+        http_server_route(srv, rec_routes, rec_nroutes, rec) != 0) {
+        recommend_free(rec);
+        return NULL;
+    }
+    return rec;
+}
+
+void recommend_free(struct recommend *rec)
+{
+    if (rec == NULL)
+        return;
+    rec_store_release(&rec->store);
+    free(rec);
+}

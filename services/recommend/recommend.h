@@ -1,0 +1,25 @@
+/*
+ * recommend.h - the recommend module: learns what is bought together and
+ * suggests complements after the primary need is met, over HTTP.
+ */
+#ifndef RECOMMEND_RECOMMEND_H
+#define RECOMMEND_RECOMMEND_H
+
+struct config;
+struct event_base;
+struct http_server;
+struct recommend;
+struct rclient;
+
+/*
+ * recommend_new - register the module's Lua scripts with @redis (before
+ * rclient_start) and its routes with @srv (before listening), and start the
+ * order.placed consumer on @base.
+ * @cfg, @base, @redis, @srv: borrowed, must outlive the module.
+ * @return a new module, or NULL.
+ */
+struct recommend *recommend_new(const struct config *cfg, struct event_base *base,
+                                struct rclient *redis, struct http_server *srv);
+void recommend_free(struct recommend *rec);
+
+#endif
