@@ -90,6 +90,9 @@ static void config_defaults(struct config *cfg)
     cfg->min_co_orders = 3;
     cfg->min_llr = 10.83;
     cfg->low_stock = 5;
+    cfg->stream_max_clients = 1000;
+    cfg->stream_buffer_bytes = 1024 * 1024;
+    cfg->stream_heartbeat_ms = 15000;
 }
 
 static int parse_listen(struct config *cfg, const char *s, char *err, size_t errlen)
@@ -276,16 +279,18 @@ static int load_recommendations(struct config *cfg, json_t *obj, char *err, size
 static int load_file(struct config *cfg, const char *path, char *err, size_t errlen)
 {
     json_error_t jerr;
-    json_t *root, *keys = NULL, *resv = NULL, *rec = NULL, *thr = NULL;
+    json_t *root, *keys = NULL, *resv = NULL, *rec = NULL, *thr = NULL, *ev = NULL;
     json_int_t parts = cfg->partitions, low = cfg->low_stock;
+    json_int_t clients = cfg->stream_max_clients, buffer = cfg->stream_buffer_bytes;
+    json_int_t heartbeat = cfg->stream_heartbeat_ms, kept = cfg->events_maxlen;
     int rc = -1;
 
     root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL)
         return fail(err, errlen, "config: %s: %s (line %d)", path, jerr.text, jerr.line);
-    if (json_unpack_ex(root, &jerr, 0, "{s?o, s?o, s?o, s?o, s?I !}", "api_keys", &keys,
-                       "reservations", &resv, "recommendations", &rec, "thresholds", &thr,
-                       "partitions", &parts) != 0) {
+    if (json_unpack_ex(root, &jerr, 0, "{s?o, s?o, s?o, s?o, s?o, s?I !}", "api_keys", &keys,
+                       "reservations", &resv, "recommendations", &rec, "thresholds", &thr, "events",
+                       &ev, "partitions", &parts) != 0) {
         fail(err, errlen, "config: %s: %s", path, jerr.text);
         goto out;
     }
@@ -303,8 +308,21 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
         fail(err, errlen, "config: needs thresholds.low_stock >= 0 and 1 <= partitions <= 1024");
         goto out;
     }
+    if (ev != NULL && (json_unpack(ev, "{s?I, s?I, s?I, s?I !}", "kept_per_partition", &kept,
+                                   "stream_max_clients", &clients, "stream_buffer_bytes", &buffer,
+                                   "stream_heartbeat_ms", &heartbeat) != 0 ||
+                       kept < 1000 || clients < 1 || buffer < 4096 || heartbeat < 100)) {
+        fail(err, errlen,
+             "config: events takes integers kept_per_partition (>= 1000), stream_max_clients "
+             "(>= 1), stream_buffer_bytes (>= 4096) and stream_heartbeat_ms (>= 100)");
+        goto out;
+    }
     cfg->low_stock = low;
     cfg->partitions = (unsigned)parts;
+    cfg->events_maxlen = kept;
+    cfg->stream_max_clients = clients;
+    cfg->stream_buffer_bytes = buffer;
+    cfg->stream_heartbeat_ms = heartbeat;
     rc = 0;
 out:
     json_decref(root);

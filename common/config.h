@@ -62,6 +62,11 @@ struct config {
     size_t nsensitive;
 
     long long low_stock;
+
+    /* Server-Sent Events streams */
+    long long stream_max_clients;  /* open streams at once; more get 503 */
+    long long stream_buffer_bytes; /* unsent bytes a client may lag before it is dropped */
+    long long stream_heartbeat_ms; /* a comment line when nothing else was sent */
 };
 
 /*

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -23,10 +24,11 @@
 #include "common/redis.h"
 #include "common/sha256.h"
 
-#define MAX_ROUTES       96
-#define MAX_SEGMENTS     8
-#define IDEM_TTL_SECONDS "86400"
-#define BODY_BACKSTOP    (8 * 1024 * 1024) /* evhttp's own limit; ours is PROTO_BODY_MAX */
+#define MAX_ROUTES             96
+#define MAX_SEGMENTS           8
+#define IDEM_TTL_SECONDS       "86400"
+#define BODY_BACKSTOP          (8 * 1024 * 1024) /* evhttp's own limit; ours is PROTO_BODY_MAX */
+#define STREAM_WRITE_TIMEOUT_S 60
 
 struct route_entry {
     const struct route *route;
@@ -51,6 +53,7 @@ struct http_server {
     const char *names[MAX_ROUTES + 1];
 
     size_t in_flight;
+    struct request *streams; /* open streamed responses */
     int draining;
     void (*drain_done)(void *);
     void *drain_arg;
@@ -117,15 +120,24 @@ static int split_path(char *path, const char **seg)
     return n;
 }
 
+/*
+ * Whether a path split into @seg matches @e. A last pattern segment "{*}"
+ * matches the rest of the path, one segment or more (the last may be empty).
+ * @params: where the matched segments go, or NULL.
+ */
 static int route_matches(const struct route_entry *e, const char **seg, int nseg,
                          const char **params)
 {
+    int rest = e->nseg > 0 && strcmp(e->seg[e->nseg - 1], "{*}") == 0;
     int np = 0;
 
-    if (e->nseg != nseg)
+    if (rest ? nseg < e->nseg : e->nseg != nseg)
         return 0;
-    for (int i = 0; i < nseg; i++) {
-        if (strcmp(e->seg[i], "{}") == 0) {
+    for (int i = 0; i < e->nseg; i++) {
+        if (rest && i == e->nseg - 1) {
+            if (params && np < REQUEST_MAX_PARAMS)
+                params[np++] = seg[i];
+        } else if (strcmp(e->seg[i], "{}") == 0) {
             if (seg[i][0] == '\0')
                 return 0;
             if (params && np < REQUEST_MAX_PARAMS)
@@ -334,6 +346,113 @@ void request_reply_raw(struct request *r, int status, const char *content_type,
                        struct evbuffer *buf)
 {
     request_finish(r, status, content_type, buf);
+}
+
+static void stream_unlink(struct request *r)
+{
+    if (r->stream_prev)
+        r->stream_prev->stream_next = r->stream_next;
+    else
+        r->srv->streams = r->stream_next;
+    if (r->stream_next)
+        r->stream_next->stream_prev = r->stream_prev;
+    r->stream_prev = r->stream_next = NULL;
+}
+
+/*
+ * The end of a stream, however it came: count, log, free. @method: the
+ * request's, read before evhttp may have freed its request.
+ */
+static void stream_finish(struct request *r, int method, const char *how)
+{
+    double secs = (double)(now_ns() - r->start_ns) / 1e9;
+    size_t metric = 0;
+
+    stream_unlink(r);
+    for (size_t i = 0; i < r->srv->nroutes; i++) {
+        if (r->srv->routes[i].route == r->route)
+            metric = r->srv->routes[i].metric;
+    }
+    if (r->srv->metrics)
+        metrics_observe(r->srv->metrics, metric, method, 200, secs);
+    log_info("event=stream_end id=%s route=%s how=%s s=%.3f key=%s", r->id,
+             r->route ? r->route->name : "unmatched", how, secs, r->key ? r->key->name : "-");
+    request_free(r);
+}
+
+/* evhttp closes the connection: the client went away, or a write timed out. */
+static void on_stream_close(struct evhttp_connection *evcon, void *arg)
+{
+    struct request *r = arg;
+    int method = evhttp_request_get_command(r->ev);
+
+    (void)evcon;
+    r->stream_closed(r, r->stream_arg);
+    /* Detached from its connection, the request is ours to free; else evhttp frees it. */
+    if (evhttp_request_get_connection(r->ev) == NULL)
+        evhttp_send_reply_end(r->ev);
+    stream_finish(r, method, "closed");
+}
+
+void request_stream_start(struct request *r, const char *content_type,
+                          void (*closed)(struct request *r, void *arg), void *arg)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    struct timeval write_tv = {STREAM_WRITE_TIMEOUT_S, 0};
+
+    r->stream_closed = closed;
+    r->stream_arg = arg;
+    r->stream_next = r->srv->streams;
+    if (r->srv->streams)
+        r->srv->streams->stream_prev = r;
+    r->srv->streams = r;
+    evhttp_add_header(out, "Content-Type", content_type);
+    evhttp_add_header(out, "Cache-Control", "no-cache");
+    evhttp_add_header(out, "X-Accel-Buffering", "no");
+    evhttp_add_header(out, "X-Request-Id", r->id);
+    evhttp_send_reply_start(r->ev, 200, "OK");
+    if (evcon != NULL) {
+        evhttp_connection_set_closecb(evcon, on_stream_close, r);
+        bufferevent_set_timeouts(evhttp_connection_get_bufferevent(evcon), NULL, &write_tv);
+    }
+}
+
+size_t request_stream_write(struct request *r, struct evbuffer *buf)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+
+    if (evcon == NULL) {
+        evbuffer_drain(buf, evbuffer_get_length(buf));
+        return 0;
+    }
+    evhttp_send_reply_chunk(r->ev, buf);
+    return evbuffer_get_length(bufferevent_get_output(evhttp_connection_get_bufferevent(evcon)));
+}
+
+void request_stream_end(struct request *r)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    int method = evhttp_request_get_command(r->ev);
+
+    if (evcon != NULL)
+        evhttp_connection_set_closecb(evcon, NULL, NULL);
+    evhttp_send_reply_end(r->ev);
+    stream_finish(r, method, "ended");
+}
+
+void request_stream_drop(struct request *r)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    int method = evhttp_request_get_command(r->ev);
+
+    if (evcon != NULL) {
+        evhttp_connection_set_closecb(evcon, NULL, NULL);
+        evhttp_connection_free(evcon); /* frees the evhttp request with it */
+    } else {
+        evhttp_send_reply_end(r->ev);
+    }
+    stream_finish(r, method, "dropped");
 }
 
 static void reply_json_type(struct request *r, int status, json_t *body, const char *ctype)
@@ -621,6 +740,9 @@ static void dispatch(struct request *r)
             /* Parameters point into pathbuf, which lives as long as the request. */
             split_path(r->pathbuf, seg);
             route_matches(e, seg, nseg, r->params);
+            /* A "{*}" parameter is the rest of the path: put its slashes back. */
+            for (int j = e->nseg; j < nseg; j++)
+                ((char *)seg[j])[-1] = '/';
             break;
         }
     }
@@ -692,6 +814,12 @@ void http_server_drain(struct http_server *srv, void (*done)(void *), void *arg)
         srv->bound = NULL;
     }
     srv->draining = 1;
+    /* Streams never finish by themselves: end them, telling their owners. */
+    while (srv->streams != NULL) {
+        struct request *r = srv->streams;
+        r->stream_closed(r, r->stream_arg);
+        request_stream_end(r);
+    }
     srv->drain_done = done;
     srv->drain_arg = arg;
     if (srv->in_flight == 0) {

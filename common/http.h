@@ -69,6 +69,11 @@ struct request {
     int replayed;               /* the response is a stored one */
     http_handler_cb *idem_next; /* what runs once the idempotency record allows it */
 
+    /* A streamed response (request_stream_start), and the server's list of them. */
+    void (*stream_closed)(struct request *r, void *arg);
+    void *stream_arg;
+    struct request *stream_prev, *stream_next;
+
     /* A handler's state that lives as long as the request; freed with it. */
     void *state;
     void (*state_free)(void *state);
@@ -141,6 +146,32 @@ void request_reply_error(struct request *r, const struct proto_error *err);
 
 /* request_reply_unavailable - 503 with Retry-After: Redis is not answering. */
 void request_reply_unavailable(struct request *r);
+
+/*
+ * request_stream_start - answer 200 with @content_type and keep the response
+ * open: send with request_stream_write, finish with request_stream_end or
+ * request_stream_drop. If the client goes away first, or the server drains,
+ * @closed is called once instead and the request is freed when it returns.
+ * The stream has no read timeout; a write that cannot go out for 60 s
+ * closes it.
+ */
+void request_stream_start(struct request *r, const char *content_type,
+                          void (*closed)(struct request *r, void *arg), void *arg);
+
+/*
+ * request_stream_write - send @buf's contents (it is emptied).
+ * @return the bytes queued for the client and not yet sent, this included.
+ */
+size_t request_stream_write(struct request *r, struct evbuffer *buf);
+
+/* request_stream_end - finish the response and free the request; @closed is not called. */
+void request_stream_end(struct request *r);
+
+/*
+ * request_stream_drop - close the connection at once, for a client that does
+ * not keep up, and free the request; @closed is not called.
+ */
+void request_stream_drop(struct request *r);
 
 /*
  * request_reply_raw - send @buf (stolen evbuffer contents) with @content_type.

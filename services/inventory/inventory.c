@@ -17,8 +17,10 @@ struct inventory *inventory_new(const struct config *cfg, struct event_base *bas
     inv->cfg = cfg;
     if (stock_store_init(&inv->store, cfg, redis) != 0 ||
         resv_store_init(&inv->resv, &inv->store, base) != 0 ||
+        (inv->hub = events_hub_new(cfg, base, &inv->store, srv)) == NULL ||
         http_server_route(srv, stock_routes, stock_nroutes, inv) != 0 ||
-        http_server_route(srv, resv_routes, resv_nroutes, inv) != 0) {
+        http_server_route(srv, resv_routes, resv_nroutes, inv) != 0 ||
+        http_server_route(srv, events_routes, events_nroutes, inv) != 0) {
         inventory_free(inv);
         return NULL;
     }
@@ -29,6 +31,7 @@ void inventory_free(struct inventory *inv)
 {
     if (inv == NULL)
         return;
+    events_hub_free(inv->hub);
     resv_store_release(&inv->resv);
     free(inv);
 }

@@ -407,8 +407,7 @@ static long long orders_uncounted(struct harness_redis *r)
     redisReply *keys = harness_redis_command(r, "KEYS *:orders");
     long long n = 0;
 
-    for (size_t i = 0; keys != NULL && keys->type == REDIS_REPLY_ARRAY && i < keys->elements;
-         i++) {
+    for (size_t i = 0; keys != NULL && keys->type == REDIS_REPLY_ARRAY && i < keys->elements; i++) {
         redisReply *len = harness_redis_command(r, "XLEN %s", keys->element[i]->str);
         if (len != NULL && len->type == REDIS_REPLY_INTEGER) {
             n += len->integer;
@@ -473,7 +472,7 @@ static int random_key(char out[HARNESS_KEY_SIZE])
     return 0;
 }
 
-static int write_config(struct harness *h)
+static int write_config(struct harness *h, const char *extra)
 {
     static const struct {
         const char *name, *role, *location;
@@ -504,6 +503,16 @@ static int write_config(struct harness *h)
         json_array_append_new(keys, k);
     }
     root = json_pack("{s:o}", "api_keys", keys);
+    if (extra != NULL) {
+        json_t *more = json_loads(extra, 0, NULL);
+        if (!json_is_object(more) || json_object_update(root, more) != 0) {
+            fprintf(stderr, "harness: the extra config is not a JSON object\n");
+            json_decref(more);
+            json_decref(root);
+            return -1;
+        }
+        json_decref(more);
+    }
     snprintf(h->config_path, sizeof(h->config_path), "%s/config.json", h->dir);
     rc = json_dump_file(root, h->config_path, JSON_INDENT(2));
     json_decref(root);
@@ -571,6 +580,11 @@ static int daemon_launch(struct harness *h)
 
 struct harness *harness_start(void)
 {
+    return harness_start_config(NULL);
+}
+
+struct harness *harness_start_config(const char *extra_config)
+{
     struct harness *h = calloc(1, sizeof(*h));
     int rc = 1;
 
@@ -587,7 +601,7 @@ struct harness *harness_start(void)
     snprintf(h->redis.dir, sizeof(h->redis.dir), "%.100s/redis", h->dir);
     snprintf(h->log_path, sizeof(h->log_path), "%s/omnistockd.log", h->dir);
     if (mkdir(h->redis.dir, 0700) != 0 || harness_redis_start(&h->redis) != 0 ||
-        write_config(h) != 0) {
+        write_config(h, extra_config) != 0) {
         goto err;
     }
     for (int i = 0; i < DAEMON_ATTEMPTS && rc == 1; i++) {

@@ -91,6 +91,13 @@ struct harness {
 struct harness *harness_start(void);
 
 /*
+ * harness_start_config - the same, with @extra_config (a JSON object's text,
+ * or NULL) merged into the config file's top level, e.g.
+ * "{\"events\": {\"stream_heartbeat_ms\": 200}}".
+ */
+struct harness *harness_start_config(const char *extra_config);
+
+/*
  * harness_stop - stop the daemon (SIGTERM) and redis, remove the temp dir.
  * Prints the daemon log when the daemon did not exit with status 0.
  * @return 0 if the daemon exited with status 0 within 10 s, else -1. Accepts NULL.
