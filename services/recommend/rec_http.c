@@ -86,8 +86,8 @@ static void orders_learned(long long accepted, long long duplicates, const char 
         request_reply_unavailable(op->r);
     else
         request_reply_json(op->r, 200,
-                           json_pack("{s:I, s:I}", "accepted", (json_int_t)accepted,
-                                     "duplicates", (json_int_t)duplicates));
+                           json_pack("{s:I, s:I}", "accepted", (json_int_t)accepted, "duplicates",
+                                     (json_int_t)duplicates));
 }
 
 static void orders_post(struct request *r)
@@ -171,8 +171,8 @@ static json_t *answer_new(const struct rec_op *op, int resolved, const char *how
 
 static void answer(struct rec_op *op, json_t *body, const char *outcome)
 {
-    count(op->r, "omnistock_recommendations_total", "Recommendation answers by outcome.",
-          "outcome", outcome);
+    count(op->r, "omnistock_recommendations_total", "Recommendation answers by outcome.", "outcome",
+          outcome);
     request_reply_json(op->r, 200, body);
 }
 
@@ -202,8 +202,8 @@ static json_t *item_json(const struct rec_op *op, const struct rec_candidate *c,
     char reason[256];
 
     rec_reason(op->q.sku, c->together, op->model->primary_orders, reason, sizeof(reason));
-    return json_pack("{s:s, s:s, s:{s:I, s:s}, s:I, s:f, s:s, s:{s:I, s:I}}", "sku", c->sku,
-                     "name", p->name, "price", "amount", (json_int_t)p->price_amount, "currency",
+    return json_pack("{s:s, s:s, s:{s:I, s:s}, s:I, s:f, s:s, s:{s:I, s:I}}", "sku", c->sku, "name",
+                     p->name, "price", "amount", (json_int_t)p->price_amount, "currency",
                      p->currency, "available", (json_int_t)c->available, "score",
                      round(c->score * 100.0) / 100.0, "reason", reason, "evidence", "together",
                      (json_int_t)c->together, "primary_orders",
@@ -249,8 +249,8 @@ static void candidates_read(struct stock_snapshot *snap, const char *err, void *
         if (op->check[i].reject != REC_KEEP)
             continue;
         json_array_append_new(items, item_json(op, &op->check[i], &snap->items[i].product));
-        json_array_append_new(audit, json_pack("{s:s, s:f, s:I}", "sku", op->check[i].sku,
-                                               "score", op->check[i].score, "together",
+        json_array_append_new(audit, json_pack("{s:s, s:f, s:I}", "sku", op->check[i].sku, "score",
+                                               op->check[i].score, "together",
                                                (json_int_t)op->check[i].together));
     }
     if (json_array_size(items) > 0) {
@@ -321,8 +321,8 @@ static void first_round_done(struct rec_op *op)
         return;
     }
     if (op->q.location[0] && !has_rule(op->primary, op->q.location)) {
-        request_reply_problem(op->r, PROBLEM_UNKNOWN_REFERENCE, "location", NULL,
-                              "no location %s", op->q.location);
+        request_reply_problem(op->r, PROBLEM_UNKNOWN_REFERENCE, "location", NULL, "no location %s",
+                              op->q.location);
         return;
     }
     if (op->q.reservation[0] && !op->resv_found) {
@@ -506,9 +506,9 @@ static json_t *prefs_json(const struct request *r, json_t *flat)
 {
     const char *rec = json_string_value(json_object_get(flat, "recommendations"));
     const char *consent = json_string_value(json_object_get(flat, "personalisation_consent"));
-    json_t *out = json_pack("{s:s, s:s, s:b}", "customer", r->params[0], "recommendations",
-                            rec ? rec : "on", "personalisation_consent",
-                            consent != NULL && strcmp(consent, "true") == 0);
+    json_t *out =
+        json_pack("{s:s, s:s, s:b}", "customer", r->params[0], "recommendations", rec ? rec : "on",
+                  "personalisation_consent", consent != NULL && strcmp(consent, "true") == 0);
     static const char *const more[] = {"preferred_store", "preferred_channel", "notes"};
 
     if (r->key->role != ROLE_STOREFRONT) {
@@ -555,13 +555,25 @@ static void store_checked(redisReply *reply, const char *err, void *arg)
 {
     struct prefs_op *op = arg;
 
-    if (err != NULL || reply->type != REDIS_REPLY_INTEGER) {
+    json_t *loc;
+    int store;
+
+    if (err != NULL || (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_NIL)) {
         request_reply_unavailable(op->r);
         return;
     }
-    if (reply->integer == 0) {
+    if (reply->type == REDIS_REPLY_NIL) {
         request_reply_problem(op->r, PROBLEM_UNKNOWN_REFERENCE, "preferred_store", NULL,
                               "no location %s", op->p.preferred_store);
+        return;
+    }
+    loc = json_loadb(reply->str, reply->len, 0, NULL);
+    store = json_is_string(json_object_get(loc, "type")) &&
+            strcmp(json_string_value(json_object_get(loc, "type")), "store") == 0;
+    json_decref(loc);
+    if (!store) {
+        request_reply_problem(op->r, PROBLEM_UNKNOWN_REFERENCE, "preferred_store", NULL,
+                              "%s is not a store", op->p.preferred_store);
         return;
     }
     prefs_write(op);
@@ -593,7 +605,7 @@ static void prefs_put(struct request *r)
         return;
     }
     if (op->p.set & PREF_STORE) {
-        const char *argv[] = {"HEXISTS", "locations", op->p.preferred_store};
+        const char *argv[] = {"HGET", "locations", op->p.preferred_store};
         if (rclient_command(request_redis(r), store_checked, op, 3, argv, NULL) != 0)
             request_reply_unavailable(r);
         return;
@@ -621,16 +633,16 @@ static void customer_delete(struct request *r)
 }
 
 const struct route rec_routes[] = {
-    {EVHTTP_REQ_POST, "/v1/orders", "orders_import", ROLE_ADMIN,
-     ROUTE_JSON_BODY | ROUTE_IDEMPOTENT, orders_post},
+    {EVHTTP_REQ_POST, "/v1/orders", "orders_import", ROLE_ADMIN, ROUTE_JSON_BODY | ROUTE_IDEMPOTENT,
+     orders_post},
     {EVHTTP_REQ_GET, "/v1/recommendations", "recommendations",
      ROLE_STOREFRONT | ROLE_AGENT | ROLE_ADMIN, 0, recommendations_get},
     {EVHTTP_REQ_POST, "/v1/recommendations/feedback", "recommendation_feedback",
      ROLE_STOREFRONT | ROLE_ADMIN, ROUTE_JSON_BODY | ROUTE_IDEMPOTENT, feedback_post},
     {EVHTTP_REQ_GET, "/v1/recommendations/stats", "recommendation_stats",
      ROLE_STOREFRONT | ROLE_AGENT | ROLE_ADMIN, 0, stats_get},
-    {EVHTTP_REQ_GET, "/v1/customers/{}/preferences", "preferences_get", ROLE_AGENT | ROLE_ADMIN,
-     0, prefs_get},
+    {EVHTTP_REQ_GET, "/v1/customers/{}/preferences", "preferences_get", ROLE_AGENT | ROLE_ADMIN, 0,
+     prefs_get},
     {EVHTTP_REQ_PUT, "/v1/customers/{}/preferences", "preferences_put",
      ROLE_STOREFRONT | ROLE_AGENT | ROLE_ADMIN, ROUTE_JSON_BODY, prefs_put},
     {EVHTTP_REQ_DELETE, "/v1/customers/{}", "customer_erase", ROLE_AGENT | ROLE_ADMIN, 0,

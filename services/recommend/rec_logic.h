@@ -41,10 +41,10 @@ int rec_positive(const struct rec_table *t);
 
 /* The thresholds and caps of the policy (config "recommendations"). */
 struct rec_policy {
-    int max_items;           /* at most this many items */
-    double max_price_ratio;  /* an item costs at most this x the primary */
-    long long min_co_orders; /* k11 at least this */
-    double min_llr;          /* LLR at least this */
+    int max_items;                          /* at most this many items */
+    double max_price_ratio;                 /* an item costs at most this x the primary */
+    long long min_co_orders;                /* k11 at least this */
+    double min_llr;                         /* LLR at least this */
     const char (*sensitive)[PROTO_ID_SIZE]; /* categories never suggested */
     size_t nsensitive;
 };
@@ -52,15 +52,15 @@ struct rec_policy {
 /* Why a candidate was not suggested. REC_KEEP: it was. */
 enum rec_reject {
     REC_KEEP = 0,
-    REC_WEAK,         /* not positive, k11 < min_co_orders or LLR < min_llr */
-    REC_UNKNOWN,      /* no such product */
-    REC_IN_BASKET,    /* the primary, or already in the basket */
-    REC_BOUGHT,       /* the customer has it already */
-    REC_SUBSTITUTE,   /* same category as the primary */
-    REC_SENSITIVE,    /* a sensitive category */
-    REC_PRICE,        /* over the price cap, or in another currency */
-    REC_UNAVAILABLE,  /* not available in the channel and location */
-    REC_OVER_LIMIT,   /* passed every rule, but max_items were already chosen */
+    REC_WEAK,        /* not positive, k11 < min_co_orders or LLR < min_llr */
+    REC_UNKNOWN,     /* no such product */
+    REC_IN_BASKET,   /* the primary, or already in the basket */
+    REC_BOUGHT,      /* the customer has it already */
+    REC_SUBSTITUTE,  /* same category as the primary */
+    REC_SENSITIVE,   /* a sensitive category */
+    REC_PRICE,       /* over the price cap, or in another currency */
+    REC_UNAVAILABLE, /* not available in the channel and location */
+    REC_OVER_LIMIT,  /* passed every rule, but max_items were already chosen */
 };
 
 /* One candidate: the evidence, and what the filters need to know of it. */
@@ -70,14 +70,14 @@ struct rec_candidate {
     long long orders;   /* orders with the candidate: k11 + k12 */
     double score;       /* set by rec_score */
     /* Filled in before rec_select; ignored by rec_score. */
-    int known;                       /* the product exists */
+    int known; /* the product exists */
     char category[PROTO_ID_SIZE];
-    long long price;                 /* minor units */
+    long long price; /* minor units */
     char currency[4];
-    long long available;             /* in the asked channel (and location); -1: not offered */
-    int in_basket;                   /* the primary itself, or already in the basket */
-    int bought;                      /* the customer bought it (used only with consent) */
-    enum rec_reject reject;          /* set by rec_select: why it was left out */
+    long long available;    /* in the asked channel (and location); -1: not offered */
+    int in_basket;          /* the primary itself, or already in the basket */
+    int bought;             /* the customer bought it (used only with consent) */
+    enum rec_reject reject; /* set by rec_select: why it was left out */
 };
 
 /* rec_reject_name - "weak", "unknown", ... for logs and the audit trail. */
@@ -115,9 +115,8 @@ size_t rec_select(struct rec_candidate *c, size_t n, const struct rec_primary *p
  * (levels[i] at rules[i]) and safety stock. @return the figure, or -1 when
  * @location does not offer @channel (or is not among @rules).
  */
-long long rec_available_in(enum channel channel, const char *location,
-                           const struct loc_rule *rules, const struct level *levels, size_t n,
-                           long long safety);
+long long rec_available_in(enum channel channel, const char *location, const struct loc_rule *rules,
+                           const struct level *levels, size_t n, long long safety);
 
 /* Somewhere else the primary can be had. */
 struct rec_where {

@@ -22,6 +22,8 @@ extern const char rec_read_lua[];
 extern const char feedback_lua[];
 extern const char prefs_lua[];
 extern const char erase_lua[];
+extern const char erase_orders_lua[];
+extern const char erase_resv_lua[];
 
 #define KEY_MAX       160
 #define PREFIX        "{rec}:"
@@ -223,7 +225,8 @@ static void on_model(redisReply *reply, const char *err, void *arg)
 
     if (reply_ok(reply, err, REDIS_REPLY_ARRAY) && reply->elements == 6 &&
         reply->element[2]->type == REDIS_REPLY_ARRAY &&
-        reply->element[3]->type == REDIS_REPLY_ARRAY && reply->element[4]->type == REDIS_REPLY_ARRAY)
+        reply->element[3]->type == REDIS_REPLY_ARRAY &&
+        reply->element[4]->type == REDIS_REPLY_ARRAY)
         m = model_from_reply(reply);
     if (m != NULL)
         op->cb(m, NULL, op->arg);
@@ -477,28 +480,119 @@ int rec_prefs_get(struct rec_store *rs, const char *customer, rec_json_cb *cb, v
     return rc;
 }
 
-static void on_erased(redisReply *reply, const char *err, void *arg)
-{
-    struct json_op *op = arg;
+/*
+ * Erasure: one erase_orders.lua per partition, then erase.lua, all on the
+ * one connection, so they run in that order; answered once all are in.
+ */
+struct erase_op {
+    rec_json_cb *cb;
+    void *arg;
+    size_t pending;
+    int failed;
+    long long keys, audits, orders, reservations;
+};
 
-    if (!reply_ok(reply, err, REDIS_REPLY_ARRAY) || reply->elements != 2)
-        op->cb(NULL, err ? err : "unexpected reply from erase.lua", op->arg);
+static void erase_part_done(struct erase_op *op, int failed)
+{
+    op->failed |= failed;
+    if (--op->pending > 0)
+        return;
+    if (op->failed)
+        op->cb(NULL, "redis did not answer the erasure", op->arg);
     else
-        op->cb(json_pack("{s:I, s:I}", "keys", (json_int_t)ll_of(reply->element[0]),
-                         "audit_entries", (json_int_t)ll_of(reply->element[1])),
+        op->cb(json_pack("{s:I, s:I, s:I, s:I}", "keys", (json_int_t)op->keys, "audit_entries",
+                         (json_int_t)op->audits, "orders", (json_int_t)op->orders, "reservations",
+                         (json_int_t)op->reservations),
                NULL, op->arg);
     free(op);
 }
 
+static void on_orders_erased(redisReply *reply, const char *err, void *arg)
+{
+    struct erase_op *op = arg;
+    int ok = reply_ok(reply, err, REDIS_REPLY_INTEGER);
+
+    if (ok)
+        op->orders += reply->integer;
+    erase_part_done(op, !ok);
+}
+
+static void on_resv_erased(redisReply *reply, const char *err, void *arg)
+{
+    struct erase_op *op = arg;
+    int ok = reply_ok(reply, err, REDIS_REPLY_INTEGER);
+
+    if (ok)
+        op->reservations += reply->integer;
+    erase_part_done(op, !ok);
+}
+
+static void on_erased(redisReply *reply, const char *err, void *arg)
+{
+    struct erase_op *op = arg;
+    int ok = reply_ok(reply, err, REDIS_REPLY_ARRAY) && reply->elements == 2;
+
+    if (ok) {
+        op->keys = ll_of(reply->element[0]);
+        op->audits = ll_of(reply->element[1]);
+    }
+    erase_part_done(op, !ok);
+}
+
+/*
+ * Orders still waiting in the streams name the customer too: counted after
+ * the erasure, they would record the customer's purchases again. (An entry
+ * a consumer has already read, and is counting at that very moment, is out
+ * of reach: a window of one round trip to Redis.)
+ */
+static int erase_waiting_orders(struct rec_store *rs, const char *customer, struct erase_op *op)
+{
+    char key[KEY_MAX];
+    const char *argv[] = {key, customer, GROUP};
+
+    for (unsigned p = 0; p < rs->cfg->partitions; p++) {
+        stock_key_part(p, "orders", NULL, key, sizeof(key));
+        if (rclient_eval(rs->redis, on_orders_erased, op, (size_t)rs->script_erase_orders, 1, 3,
+                         argv, NULL) != 0)
+            return -1;
+        op->pending++;
+    }
+    return 0;
+}
+
+/*
+ * Reservations name their customer, and so do the events of committing one
+ * (reservation.committed, order.placed): each partition's reservations that
+ * name the customer lose the name, and those events leave the log.
+ */
+static int erase_reservations(struct rec_store *rs, const char *customer, struct erase_op *op)
+{
+    char index[KEY_MAX], events[KEY_MAX];
+    const char *argv[] = {index, events, customer};
+
+    for (unsigned p = 0; p < rs->cfg->partitions; p++) {
+        stock_key_part(p, "custresv", customer, index, sizeof(index));
+        stock_key_part(p, "events", NULL, events, sizeof(events));
+        if (rclient_eval(rs->redis, on_resv_erased, op, (size_t)rs->script_erase_resv, 2, 3, argv,
+                         NULL) != 0)
+            return -1;
+        op->pending++;
+    }
+    return 0;
+}
+
 int rec_erase(struct rec_store *rs, const char *customer, rec_json_cb *cb, void *arg)
 {
-    struct json_op *op = json_op_new(cb, arg);
+    struct erase_op *op = calloc(1, sizeof(*op));
     char keys[3][KEY_MAX];
     const char *argv[5];
-    int rc;
+    int sent;
 
     if (op == NULL)
         return -1;
+    op->cb = cb;
+    op->arg = arg;
+    op->pending = 1; /* held while sending, so that no reply finishes the op early */
     cust_key(customer, "", keys[0], KEY_MAX);
     cust_key(customer, ":bought", keys[1], KEY_MAX);
     cust_key(customer, ":dismiss", keys[2], KEY_MAX);
@@ -507,10 +601,17 @@ int rec_erase(struct rec_store *rs, const char *customer, rec_json_cb *cb, void 
     argv[2] = keys[2];
     argv[3] = PREFIX "audit";
     argv[4] = customer;
-    rc = rclient_eval(rs->redis, on_erased, op, (size_t)rs->script_erase, 4, 5, argv, NULL);
-    if (rc != 0)
-        free(op);
-    return rc;
+    sent = erase_waiting_orders(rs, customer, op) == 0 &&
+           erase_reservations(rs, customer, op) == 0 &&
+           rclient_eval(rs->redis, on_erased, op, (size_t)rs->script_erase, 4, 5, argv, NULL) == 0;
+    if (sent)
+        op->pending++;
+    if (op->pending == 1) {
+        free(op); /* nothing sent: no callback */
+        return -1;
+    }
+    erase_part_done(op, !sent);
+    return 0;
 }
 
 static void audit_sent(redisReply *reply, const char *err, void *arg)
@@ -524,11 +625,15 @@ void rec_audit(struct rec_store *rs, const struct rec_query *q, const char *item
 {
     long long now = wall_ms();
     char minid[32], at[32];
-    const char *argv[] = {"XADD",      PREFIX "audit", "MINID",   "~",        minid,
-                          "*",         "at",           at,        "primary",  q->sku,
-                          "channel",   proto_channel_name(q->channel),        "location",
-                          q->location, "customer",     q->customer,           "items",
-                          items_json};
+    const char *argv[] = {"XADD",     PREFIX "audit",
+                          "MINID",    "~",
+                          minid,      "*",
+                          "at",       at,
+                          "primary",  q->sku,
+                          "channel",  proto_channel_name(q->channel),
+                          "location", q->location,
+                          "customer", q->customer,
+                          "items",    items_json};
 
     snprintf(minid, sizeof(minid), "%lld", now - (long long)REC_AUDIT_DAYS * 86400 * 1000);
     proto_time_format(now, at);
@@ -583,8 +688,7 @@ static void ack(struct consume_call *call)
     free(argv);
 }
 
-static void on_stream_learned(long long accepted, long long duplicates, const char *err,
-                              void *arg)
+static void on_stream_learned(long long accepted, long long duplicates, const char *err, void *arg)
 {
     struct consume_call *call = arg;
 
@@ -642,8 +746,7 @@ static int order_from_entry(const redisReply *entry, struct order *o, char (*sku
 static void consume_entries(struct consume_call *call, const redisReply *entries)
 {
     struct order *orders = calloc(entries->elements + 1, sizeof(*orders));
-    char(*skus)[PROTO_ID_SIZE] =
-        calloc((entries->elements + 1) * ORDER_LINES_MAX, sizeof(*skus));
+    char(*skus)[PROTO_ID_SIZE] = calloc((entries->elements + 1) * ORDER_LINES_MAX, sizeof(*skus));
     size_t n = 0;
 
     call->ids = calloc(entries->elements + 1, sizeof(*call->ids));
@@ -745,13 +848,13 @@ static void consume_part(struct rec_store *rs, unsigned part, int claim)
     stock_key_part(part, "orders", NULL, call->key, sizeof(call->key));
     rs->busy[part] = 1;
     if (claim) {
-        const char *argv[] = {"XAUTOCLAIM", call->key, GROUP,   rs->consumer,
-                              CLAIM_IDLE_MS, "0-0",    "COUNT", READ_COUNT};
+        const char *argv[] = {"XAUTOCLAIM",  call->key, GROUP,   rs->consumer,
+                              CLAIM_IDLE_MS, "0-0",     "COUNT", READ_COUNT};
         rc = rclient_command(rs->redis, on_claimed, call, 8, argv, NULL);
     } else {
-        const char *argv[] = {"XREADGROUP", "GROUP",   GROUP,     rs->consumer,
-                              "COUNT",      READ_COUNT, "STREAMS", call->key,
-                              rs->backlog[part] ? "0" : ">"};
+        const char *argv[] = {"XREADGROUP", "GROUP",   GROUP,
+                              rs->consumer, "COUNT",   READ_COUNT,
+                              "STREAMS",    call->key, rs->backlog[part] ? "0" : ">"};
         rc = rclient_command(rs->redis, on_read_group, call, 9, argv, NULL);
     }
     if (rc != 0)
@@ -819,8 +922,11 @@ int rec_store_init(struct rec_store *rs, const struct config *cfg, struct rclien
     rs->script_feedback = rclient_add_script(redis, "feedback", feedback_lua);
     rs->script_prefs = rclient_add_script(redis, "prefs", prefs_lua);
     rs->script_erase = rclient_add_script(redis, "erase", erase_lua);
+    rs->script_erase_orders = rclient_add_script(redis, "erase_orders", erase_orders_lua);
+    rs->script_erase_resv = rclient_add_script(redis, "erase_resv", erase_resv_lua);
     if (rs->script_learn < 0 || rs->script_read < 0 || rs->script_feedback < 0 ||
-        rs->script_prefs < 0 || rs->script_erase < 0)
+        rs->script_prefs < 0 || rs->script_erase < 0 || rs->script_erase_orders < 0 ||
+        rs->script_erase_resv < 0)
         return -1;
     /* The same name after a restart, so the instance counts what it had read and not acked. */
     gethostname(host, sizeof(host) - 1);

@@ -34,16 +34,17 @@
 struct event;
 struct event_base;
 
-#define REC_PAIR_CAP      30   /* an order's first SKUs whose pairs are counted */
-#define REC_CANDIDATES    1000 /* candidates read per primary, most orders together first */
-#define REC_AUDIT_DAYS    30   /* audit entries are kept this long */
-#define REC_DISMISS_KEEP  (2 * 24 * 3600)
+#define REC_PAIR_CAP     30   /* an order's first SKUs whose pairs are counted */
+#define REC_CANDIDATES   1000 /* candidates read per primary, most orders together first */
+#define REC_AUDIT_DAYS   30   /* audit entries are kept this long */
+#define REC_DISMISS_KEEP (2 * 24 * 3600)
 
 struct rec_store {
     const struct config *cfg;
     struct rclient *redis;
     struct stock_store stock; /* products and levels */
     int script_learn, script_read, script_feedback, script_prefs, script_erase;
+    int script_erase_orders, script_erase_resv;
 
     /* The order.placed consumer: one read or count in flight per partition. */
     struct event *tick;
@@ -114,7 +115,14 @@ int rec_prefs_put(struct rec_store *rs, const char *customer, const struct prefe
 /* rec_prefs_get - the stored preferences (flat; {} when none). */
 int rec_prefs_get(struct rec_store *rs, const char *customer, rec_json_cb *cb, void *arg);
 
-/* rec_erase - forget @customer; answers {"keys", "audit_entries"} deleted. */
+/*
+ * rec_erase - forget @customer: preferences, purchases, dismissals, audit
+ * entries, the customer's name on the orders still waiting in the streams
+ * (they stay, anonymous, to be counted) and on reservations, and the events
+ * of committing those. Answers {"keys", "audit_entries", "orders",
+ * "reservations"}: keys and audit entries deleted, waiting orders and
+ * reservations made anonymous.
+ */
 int rec_erase(struct rec_store *rs, const char *customer, rec_json_cb *cb, void *arg);
 
 /*

@@ -7,6 +7,11 @@
 --   {pNN}:orders     the orders placed (committed), for the recommend module's
 --                    consumer group: 'id', 'customer', 'channel', 'at' (ms),
 --                    'skus' (comma-separated, distinct)
+--   {pNN}:custresv:<customer>  the ids of the partition's reservations that
+--                    name the customer, so that erasing the customer finds
+--                    them (services/recommend/lua/erase_resv.lua); a record
+--                    that names one also keeps 'events', the stream ids of its
+--                    events that name the customer
 --
 -- KEYS[1] {pNN}:resv:<id>  KEYS[2] {pNN}:resvexp  KEYS[3] {pNN}:events  KEYS[4] {pNN}:orders
 -- ARGV 1 op  2 id  3 partition  4 events kept
@@ -33,7 +38,13 @@ local function emit_whole(etype, body, extra)
   local ev = {type = etype, at = lib.iso(now), reservation = id, channel = body.channel,
               location = body.location, customer = body.customer, reference = body.reference}
   for k, v in pairs(extra or {}) do ev[k] = v end
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'type', etype, 'e', cjson.encode(ev))
+  return redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'type', etype, 'e',
+                    cjson.encode(ev))
+end
+
+-- The partition's index of reservations naming @customer.
+local function customer_index(customer)
+  return (string.gsub(KEYS[1], ':resv:.*$', ':custresv:')) .. customer
 end
 
 -- Mark a held record past its expiry as expired; returns the current status.
@@ -59,6 +70,8 @@ if op == 'create' then
   redis.call('HSET', KEYS[1], 'body', ARGV[5], 'status', 'held', 'exp', ARGV[6],
              'parts', ARGV[7])
   redis.call('ZADD', KEYS[2], ARGV[6], id)
+  local customer = cjson.decode(ARGV[5]).customer
+  if type(customer) == 'string' then redis.call('SADD', customer_index(customer), id) end
   return {'created', ARGV[5]}
 elseif op == 'get' then
   local raw = redis.call('HGET', KEYS[1], 'body')
@@ -95,8 +108,9 @@ elseif op == 'transition' then
   if target == 'committed' then
     local lines = {}
     for i, l in ipairs(body.lines) do lines[i] = {sku = l.sku, quantity = l.quantity} end
-    emit_whole('reservation.committed', body)
-    emit_whole('order.placed', body, {lines = lines})
+    local committed = emit_whole('reservation.committed', body)
+    local placed = emit_whole('order.placed', body, {lines = lines})
+    if body.customer then redis.call('HSET', KEYS[1], 'events', committed .. ' ' .. placed) end
     local skus = {}
     for i, l in ipairs(body.lines) do skus[i] = l.sku end
     redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'id', id, 'customer',

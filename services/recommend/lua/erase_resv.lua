@@ -1,0 +1,33 @@
+-- erase_resv.lua: take a customer off the reservations of one partition
+-- (DELETE /v1/customers/{id}), by the index that record.lua keeps.
+--
+-- KEYS[1] {pNN}:custresv:<customer>  KEYS[2] {pNN}:events
+-- ARGV 1 the customer id
+-- Each record keeps its lines, status and times but no longer names the
+-- customer; its whole-reservation events (reservation.committed and
+-- order.placed), which name the customer, leave the event log. The records
+-- are the inventory's ({pNN}:resv:<id>, services/inventory/lua/record.lua),
+-- in the same partition as the index.
+-- Returns how many records were changed.
+
+local prefix = (string.gsub(KEYS[1], ':custresv:.*$', ':resv:'))
+local changed = 0
+for _, rid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local key = prefix .. rid
+  local raw = redis.call('HGET', key, 'body')
+  if raw then
+    local body = cjson.decode(raw)
+    if body.customer == ARGV[1] then
+      body.customer = nil
+      redis.call('HSET', key, 'body', cjson.encode(body))
+      changed = changed + 1
+    end
+    local events = redis.call('HGET', key, 'events')
+    if events then
+      for sid in string.gmatch(events, '%S+') do redis.call('XDEL', KEYS[2], sid) end
+      redis.call('HDEL', key, 'events')
+    end
+  end
+end
+redis.call('DEL', KEYS[1])
+return changed
