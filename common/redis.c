@@ -68,6 +68,7 @@ struct rclient {
     long long backoff_ms;
     int ever_ready;
     const char *drop_reason;
+    int closed; /* rclient_close: no more connecting */
 
     TAILQ_HEAD(, rcmd) pending;
     struct event *tick;
@@ -188,7 +189,7 @@ static void schedule_retry(struct rclient *c)
     struct timeval tv;
 
     set_state(c, RC_DOWN);
-    if (evtimer_pending(c->retry, NULL))
+    if (c->closed || evtimer_pending(c->retry, NULL))
         return;
     tv.tv_sec = c->backoff_ms / 1000;
     tv.tv_usec = (c->backoff_ms % 1000) * 1000;
@@ -486,18 +487,28 @@ void rclient_start(struct rclient *c)
     conn_start(c);
 }
 
-void rclient_free(struct rclient *c)
+void rclient_close(struct rclient *c)
 {
     if (c == NULL)
         return;
+    c->closed = 1;
     c->nobservers = 0;
+    if (c->retry)
+        evtimer_del(c->retry);
     if (c->ac != NULL) {
         redisAsyncContext *ac = c->ac;
         c->drop_reason = "shutdown";
         c->ac = NULL;
         c->state = RC_DOWN;
-        redisAsyncFree(ac);
+        redisAsyncFree(ac); /* every pending command's callback, with "shutdown" */
     }
+}
+
+void rclient_free(struct rclient *c)
+{
+    if (c == NULL)
+        return;
+    rclient_close(c);
     if (c->tick)
         event_free(c->tick);
     if (c->retry)

@@ -80,7 +80,14 @@ int rclient_add_script(struct rclient *c, const char *name, const char *source);
 /* rclient_start - begin connecting. */
 void rclient_start(struct rclient *c);
 
-/* rclient_free - fail every pending command with "shutdown" and free. Accepts NULL. */
+/*
+ * rclient_close - fail every pending command with "shutdown" and stay
+ * disconnected: what callers send from then on is refused. Call it while
+ * the callbacks' owners still exist, then free them. Accepts NULL.
+ */
+void rclient_close(struct rclient *c);
+
+/* rclient_free - rclient_close, and free. Accepts NULL. */
 void rclient_free(struct rclient *c);
 
 /*

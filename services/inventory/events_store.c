@@ -173,7 +173,8 @@ static void round_done(struct read_op *op)
     }
     through = ev_complete_through(op->reads + op->first, op->last - op->first + 1, &op->watermark);
     next = ev_pos_cmp(&through, &op->q.after) > 0 ? through : op->q.after;
-    qsort(op->entries, op->n, sizeof(*op->entries), entry_cmp);
+    if (op->n > 1)
+        qsort(op->entries, op->n, sizeof(*op->entries), entry_cmp);
     for (size_t i = 0; i < op->n; i++) {
         struct ev_entry *e = &op->entries[i];
         char id[EV_CURSOR_SIZE];

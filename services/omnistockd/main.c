@@ -186,6 +186,8 @@ static int wire(struct daemon *d, char *err, size_t errlen)
 
 static void daemon_release(struct daemon *d)
 {
+    /* Commands still in flight are answered ("shutdown") while their owners exist. */
+    rclient_close(d->redis);
     recommend_free(d->recommend);
     inventory_free(d->inventory);
     http_server_free(d->http);
