@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/redis.h"
+#include "services/console/console.h"
 #include "services/inventory/inventory.h"
 #include "services/recommend/recommend.h"
 
@@ -89,7 +90,18 @@ static void metrics(struct request *r)
     request_reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", out);
 }
 
+/* The key the request was made with: its name, role and store, never the key itself. */
+static void me(struct request *r)
+{
+    json_t *body = json_pack("{s:s, s:s}", "name", r->key->name, "role", role_name(r->key->role));
+
+    if (r->key->location[0] != '\0')
+        json_object_set_new(body, "location", json_string(r->key->location));
+    request_reply_json(r, 200, body);
+}
+
 static const struct route ops_routes[] = {
+    {EVHTTP_REQ_GET, "/v1/me", "me", ROLE_ANY, 0, me},
     {EVHTTP_REQ_GET, "/healthz", "healthz", 0, ROUTE_PUBLIC, healthz},
     {EVHTTP_REQ_GET, "/readyz", "readyz", 0, ROUTE_PUBLIC, readyz},
     {EVHTTP_REQ_GET, "/metrics", "metrics", 0, ROUTE_PUBLIC | ROUTE_RAW, metrics},
@@ -165,6 +177,11 @@ static int wire(struct daemon *d, char *err, size_t errlen)
     if ((d->cfg.modules & MODULE_INVENTORY) &&
         (d->inventory = inventory_new(&d->cfg, d->base, d->redis, d->http)) == NULL) {
         snprintf(err, errlen, "cannot start the inventory module");
+        return -1;
+    }
+    /* The console comes with the inventory module: it is mostly about stock. */
+    if ((d->cfg.modules & MODULE_INVENTORY) && console_routes(d->http) != 0) {
+        snprintf(err, errlen, "cannot serve the console");
         return -1;
     }
     if ((d->cfg.modules & MODULE_RECOMMEND) &&

@@ -173,6 +173,39 @@ static void test_auth__store_cannot_move_stock_elsewhere_in_a_batch(void **state
     harness_response_free(r);
 }
 
+static void test_auth__a_key_can_ask_who_it_is(void **state)
+{
+    static const struct {
+        enum harness_role role;
+        const char *name, *role_name, *location;
+    } keys[] = {
+        {HARNESS_STOREFRONT, "web-backend", "storefront", NULL},
+        {HARNESS_STORE_LEEDS, "leeds-till", "store", "store-leeds"},
+        {HARNESS_STORE_YORK, "york-till", "store", "store-york"},
+        {HARNESS_AGENT, "support", "agent", NULL},
+        {HARNESS_ADMIN, "ops", "admin", NULL},
+    };
+    struct harness *h = *state;
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        struct harness_response *r = harness_get(h, h->keys[keys[i].role], "/v1/me");
+
+        harness_context("GET /v1/me as %s", keys[i].name);
+        harness_assert_status(r, 200);
+        harness_assert_jstr(r, "name", keys[i].name);
+        harness_assert_jstr(r, "role", keys[i].role_name);
+        if (keys[i].location != NULL)
+            harness_assert_jstr(r, "location", keys[i].location);
+        else
+            assert_null(harness_jget(r->json, "location"));
+        /* The answer never carries the key or its hash. */
+        assert_null(strstr(r->body, h->keys[keys[i].role]));
+        assert_int_equal(json_object_size(r->json), keys[i].location ? 3 : 2);
+        harness_response_free(r);
+    }
+    harness_context(NULL);
+}
+
 static void test_auth__operational_endpoints_need_no_key(void **state)
 {
     static const char *const paths[] = {"/healthz", "/readyz", "/metrics"};
@@ -194,6 +227,7 @@ int main(void)
         cmocka_unit_test(test_auth__each_route_by_role),
         cmocka_unit_test(test_auth__missing_unknown_or_malformed_key_is_401),
         cmocka_unit_test(test_auth__store_cannot_move_stock_elsewhere_in_a_batch),
+        cmocka_unit_test(test_auth__a_key_can_ask_who_it_is),
         cmocka_unit_test(test_auth__operational_endpoints_need_no_key),
     };
 
