@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,15 +22,13 @@
 #include "proto/problem.h"
 #include "proto/proto.h"
 #include "proto/recommend.h"
+#include "tests/unit/case_files.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* One line and one order, for bodies where they are not what is under test. */
 #define LINE  "{\"sku\": \"MUG-01\", \"quantity\": 1}"
 #define ORDER "{\"id\": \"o-1\", \"lines\": [" LINE "]}"
-
-/* What the codecs do with a parsed body; the query codec has its own runner. */
-enum codec { CODEC_ORDER, CODEC_FEEDBACK, CODEC_PREFERENCES };
 
 struct bad_case {
     const char *text; /* a body, or a query string */
@@ -1534,128 +1531,32 @@ static void test_recommend_codec__preferences_non_object_body_refused(void **sta
 
 /* ---- data-driven cases: tests/data/proto/{order,feedback,preferences}/<case>.case ---- */
 
-static const char *const codec_dirs[] = {
-    [CODEC_ORDER] = "order",
-    [CODEC_FEEDBACK] = "feedback",
-    [CODEC_PREFERENCES] = "preferences",
-};
-
-/* Run one body through proto_json_load and @codec; fill @err and return 0 or -1. */
-static int run_codec(enum codec codec, const char *buf, size_t len, struct proto_error *err)
+static int run_codec(const char *codec, json_t *j, struct proto_error *err)
 {
-    json_t *j = proto_json_load(buf, len, err);
-    int rc = -1;
-
-    if (j == NULL) {
-        return -1;
-    }
-    if (codec == CODEC_ORDER) {
+    if (strcmp(codec, "order") == 0) {
         struct order_batch b;
-        rc = order_batch_parse(j, &b, err);
+        int rc = order_batch_parse(j, &b, err);
         order_batch_release(&b);
-    } else if (codec == CODEC_FEEDBACK) {
+        return rc;
+    }
+    if (strcmp(codec, "feedback") == 0) {
         struct rec_feedback f;
-        rc = rec_feedback_parse(j, &f, err);
-    } else {
+        return rec_feedback_parse(j, &f, err);
+    }
+    if (strcmp(codec, "preferences") == 0) {
         struct preferences p;
-        rc = preferences_parse(j, &p, err);
+        return preferences_parse(j, &p, err);
     }
-    json_decref(j);
-    return rc;
-}
-
-static char *read_whole(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long size;
-
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    size = ftell(f);
-    assert_true(size >= 0);
-    rewind(f);
-    buf = malloc((size_t)size + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)size, f), (size_t)size);
-    buf[size] = '\0';
-    fclose(f);
-    *len = (size_t)size;
-    return buf;
-}
-
-/* @return 1 if the case behaved as its first line says, else 0 after printing why. */
-static int run_case(enum codec codec, const char *dir, const char *name)
-{
-    char path[1536], want_code[64], want_field[64];
-    struct proto_error err = {0};
-    size_t len;
-    char *buf, *nl;
-    int rc, pass;
-
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    buf = read_whole(path, &len);
-    nl = memchr(buf, '\n', len);
-    if (nl == NULL || sscanf(buf, "%63s %63s", want_code, want_field) != 2) {
-        fprintf(stderr, "%s: first line must be \"<code|ok> <field|->\"\n", path);
-        free(buf);
-        return 0;
-    }
-    if (strcmp(want_field, "-") == 0) {
-        want_field[0] = '\0';
-    }
-    rc = run_codec(codec, nl + 1, len - (size_t)(nl + 1 - buf), &err);
-    if (strcmp(want_code, "ok") == 0) {
-        pass = rc == 0;
-    } else {
-        pass = rc == -1 && strcmp(problem_slug(err.code), want_code) == 0 &&
-               strcmp(err.field, want_field) == 0 && err.detail[0] != '\0';
-    }
-    if (!pass) {
-        fprintf(stderr, "%s/%s: expected %s \"%s\", got %s \"%s\" (%s)\n", codec_dirs[codec], name,
-                want_code, want_field, rc == 0 ? "ok" : problem_slug(err.code), err.field,
-                err.detail);
-    }
-    free(buf);
-    return pass;
+    fail_msg("unknown codec directory %s", codec);
+    return -1;
 }
 
 static void test_recommend_codec__data_cases(void **state)
 {
-    const char *root = getenv("OMNISTOCK_TEST_DATA");
-    int run = 0, failed = 0;
+    static const char *const codecs[] = {"order", "feedback", "preferences"};
 
     (void)state;
-    if (root == NULL) {
-        root = OMNISTOCK_TEST_DATA_DIR;
-    }
-    for (size_t c = 0; c < COUNT(codec_dirs); c++) {
-        char dir[1024];
-        struct dirent *e;
-        DIR *d;
-        int here = 0;
-
-        snprintf(dir, sizeof(dir), "%s/proto/%s", root, codec_dirs[c]);
-        d = opendir(dir);
-        if (d == NULL) {
-            fail_msg("cannot open %s", dir);
-        }
-        while ((e = readdir(d)) != NULL) {
-            size_t n = strlen(e->d_name);
-
-            if (n > 5 && strcmp(e->d_name + n - 5, ".case") == 0) {
-                failed += !run_case((enum codec)c, dir, e->d_name);
-                here++;
-            }
-        }
-        closedir(d);
-        if (here == 0) {
-            fail_msg("no cases in %s", dir);
-        }
-        run += here;
-    }
-    print_message("%d data cases, %d failed\n", run, failed);
-    assert_int_equal(failed, 0);
+    case_files_run(codecs, COUNT(codecs), run_codec);
 }
 
 int main(void)

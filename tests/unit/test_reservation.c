@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "proto/problem.h"
 #include "proto/proto.h"
 #include "proto/reservation.h"
+#include "tests/unit/case_files.h"
 
 #define MAX_TTL 14400 /* the contract's example max_ttl_seconds */
 
@@ -860,15 +860,10 @@ static void test_reservation__extend_non_object_refused(void **state)
 
 /* ---- data-driven cases: tests/data/proto/reservation/[extend/]<case>.case ---- */
 
-/* Run one body through proto_json_load and @codec; fill @err and return 0 or -1. */
-static int run_codec(const char *codec, const char *buf, size_t len, struct proto_error *err)
+static int run_codec(const char *codec, json_t *j, struct proto_error *err)
 {
-    json_t *j = proto_json_load(buf, len, err);
     int rc = -1;
 
-    if (j == NULL) {
-        return -1;
-    }
     if (strcmp(codec, "reservation") == 0) {
         struct resv_request r;
         rc = resv_request_parse(j, MAX_TTL, &r, err);
@@ -881,102 +876,15 @@ static int run_codec(const char *codec, const char *buf, size_t len, struct prot
     } else {
         fail_msg("unknown codec directory %s", codec);
     }
-    json_decref(j);
     return rc;
-}
-
-static char *read_whole(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long size;
-
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    size = ftell(f);
-    assert_true(size >= 0);
-    rewind(f);
-    buf = malloc((size_t)size + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)size, f), (size_t)size);
-    buf[size] = '\0';
-    fclose(f);
-    *len = (size_t)size;
-    return buf;
-}
-
-/* @return 1 if the case behaved as its first line says, else 0 after printing why. */
-static int run_case(const char *codec, const char *dir, const char *name)
-{
-    char path[1536], want_code[64], want_field[64];
-    struct proto_error err = {0};
-    size_t len;
-    char *buf, *nl;
-    int rc, pass;
-
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    buf = read_whole(path, &len);
-    nl = memchr(buf, '\n', len);
-    if (nl == NULL || sscanf(buf, "%63s %63s", want_code, want_field) != 2) {
-        fprintf(stderr, "%s: first line must be \"<code|ok> <field|->\"\n", path);
-        free(buf);
-        return 0;
-    }
-    if (strcmp(want_field, "-") == 0) {
-        want_field[0] = '\0';
-    }
-    rc = run_codec(codec, nl + 1, len - (size_t)(nl + 1 - buf), &err);
-    if (strcmp(want_code, "ok") == 0) {
-        pass = rc == 0;
-    } else {
-        pass = rc == -1 && strcmp(problem_slug(err.code), want_code) == 0 &&
-               strcmp(err.field, want_field) == 0 && err.detail[0] != '\0';
-    }
-    if (!pass) {
-        fprintf(stderr, "%s/%s: expected %s \"%s\", got %s \"%s\" (%s)\n", codec, name, want_code,
-                want_field, rc == 0 ? "ok" : problem_slug(err.code), err.field, err.detail);
-    }
-    free(buf);
-    return pass;
 }
 
 static void test_reservation__data_cases(void **state)
 {
     static const char *const codecs[] = {"reservation", "reservation/extend"};
-    const char *root = getenv("OMNISTOCK_TEST_DATA");
-    int run = 0, failed = 0;
 
     (void)state;
-    if (root == NULL) {
-        root = OMNISTOCK_TEST_DATA_DIR;
-    }
-    for (size_t c = 0; c < COUNT(codecs); c++) {
-        char dir[1024];
-        struct dirent *e;
-        DIR *d;
-        int here = 0;
-
-        snprintf(dir, sizeof(dir), "%s/proto/%s", root, codecs[c]);
-        d = opendir(dir);
-        if (d == NULL) {
-            fail_msg("cannot open %s", dir);
-        }
-        while ((e = readdir(d)) != NULL) {
-            size_t n = strlen(e->d_name);
-
-            if (n > 5 && strcmp(e->d_name + n - 5, ".case") == 0) {
-                failed += !run_case(codecs[c], dir, e->d_name);
-                here++;
-            }
-        }
-        closedir(d);
-        if (here == 0) {
-            fail_msg("no cases in %s", dir);
-        }
-        run += here;
-    }
-    print_message("%d data cases, %d failed\n", run, failed);
-    assert_int_equal(failed, 0);
+    case_files_run(codecs, COUNT(codecs), run_codec);
 }
 
 int main(void)
