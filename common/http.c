@@ -324,6 +324,13 @@ static void request_finish(struct request *r, int status, const char *ctype, str
         evhttp_add_header(out, "Connection", "close");
     if (r->idem_store && status < 500)
         idem_store(r, status, buf);
+    if (evhttp_request_get_command(r->ev) == EVHTTP_REQ_HEAD) {
+        /* evhttp would send the body: keep only its length. */
+        char len[24];
+        snprintf(len, sizeof(len), "%zu", evbuffer_get_length(buf));
+        evhttp_add_header(out, "Content-Length", len);
+        evbuffer_drain(buf, evbuffer_get_length(buf));
+    }
     evhttp_send_reply(r->ev, status, NULL, buf);
     for (size_t i = 0; i < r->srv->nroutes; i++) {
         if (r->srv->routes[i].route == r->route)

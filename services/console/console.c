@@ -83,14 +83,6 @@ static void console_file_get(struct request *r)
         request_reply_raw(r, 304, NULL, buf);
         return;
     }
-    /* evhttp 2.1 would send a HEAD response's body: send none, with the GET's length. */
-    if (evhttp_request_get_command(r->ev) == EVHTTP_REQ_HEAD) {
-        char len[24];
-        snprintf(len, sizeof(len), "%zu", f->len);
-        evhttp_add_header(out, "Content-Length", len);
-        request_reply_raw(r, 200, f->content_type, buf);
-        return;
-    }
     /* The bytes are static: the buffer refers to them rather than copying. */
     if (evbuffer_add_reference(buf, f->data, f->len, NULL, NULL) != 0) {
         evbuffer_free(buf);

@@ -461,6 +461,13 @@ static void events_stream(struct request *r)
         request_reply_unavailable(r);
         return;
     }
+    if (evhttp_request_get_command(r->ev) == EVHTTP_REQ_HEAD) {
+        /* What a GET would answer, without the stream that never ends. */
+        free(s);
+        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Cache-Control", "no-cache");
+        request_reply_raw(r, 200, "text/event-stream", evbuffer_new());
+        return;
+    }
     if ((long long)hub->nstreams >= hub->cfg->stream_max_clients) {
         free(s);
         request_reply_problem(r, PROBLEM_UNAVAILABLE, NULL, NULL,

@@ -9,9 +9,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "tests/harness/harness.h"
 
@@ -200,6 +204,62 @@ static void test_operations__every_response_has_a_request_id(void **state)
     harness_response_free(c);
 }
 
+/* Send HEAD @path and read the whole answer (the server closes the connection). */
+static size_t head(const struct harness *h, const char *path, char *out, size_t max)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->port)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    char req[512];
+    size_t n = 0;
+    ssize_t got;
+    int len;
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    len = snprintf(req, sizeof(req),
+                   "HEAD %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+                   "Connection: close\r\n\r\n",
+                   path, h->keys[HARNESS_ADMIN]);
+    assert_int_equal(write(fd, req, (size_t)len), len);
+    while (n + 1 < max && (got = read(fd, out + n, max - 1 - n)) > 0)
+        n += (size_t)got;
+    out[n] = '\0';
+    close(fd);
+    return n;
+}
+
+static void test_operations__head_answers_the_headers_of_a_get_without_its_body(void **state)
+{
+    static const char *const paths[] = {"/healthz", "/v1/stock/NO-SUCH-SKU", "/v1/locations",
+                                        "/console/", "/v1/events/stream"};
+    struct harness *h = *state;
+
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        int stream = strcmp(paths[i], "/v1/events/stream") == 0;
+        char answer[8192], want[64], *end;
+        int status = 0;
+
+        harness_context("HEAD %s", paths[i]);
+        head(h, paths[i], answer, sizeof(answer));
+        end = strstr(answer, "\r\n\r\n");
+        assert_non_null(end);
+        assert_string_equal(end + 4, ""); /* no body */
+        assert_int_equal(sscanf(answer, "HTTP/1.1 %d", &status), 1);
+        if (stream) {
+            /* Its GET never ends: the HEAD says what it would be, and ends. */
+            assert_int_equal(status, 200);
+            assert_non_null(strstr(answer, "Content-Type: text/event-stream"));
+        } else {
+            struct harness_response *get = harness_get(h, h->keys[HARNESS_ADMIN], paths[i]);
+            assert_int_equal(status, get->status);
+            snprintf(want, sizeof(want), "\r\nContent-Length: %zu\r\n", get->body_len);
+            assert_non_null(strstr(answer, want));
+            harness_response_free(get);
+        }
+    }
+    harness_context(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -208,6 +268,7 @@ int main(void)
         cmocka_unit_test(test_operations__latency_histogram_by_route),
         cmocka_unit_test(test_operations__redis_health_metrics),
         cmocka_unit_test(test_operations__every_response_has_a_request_id),
+        cmocka_unit_test(test_operations__head_answers_the_headers_of_a_get_without_its_body),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
