@@ -869,6 +869,9 @@ void resv_store_release(struct resv_store *rs)
 
 /* ---- the consistency check ---- */
 
+/* SKUs per script call: short enough to keep Redis answering others between slices. */
+#define CHECK_SLICE "500"
+
 struct check_op {
     struct resv_store *rs;
     json_t *report; /* {ok, partitions, skus, holds, problems} */
@@ -950,9 +953,18 @@ static void check_owners(struct check_op *op)
         check_finish(op);
 }
 
+/* One partition's slices, checked one after the other. */
+struct check_call {
+    struct check_op *op;
+    unsigned part;
+};
+
+static int check_slice(struct check_op *op, struct check_call *call, const char *cursor);
+
 static void on_checked(redisReply *reply, const char *err, void *arg)
 {
-    struct check_op *op = arg;
+    struct check_call *call = arg;
+    struct check_op *op = call->op;
     json_t *part = NULL, *v;
     size_t i;
 
@@ -960,7 +972,10 @@ static void on_checked(redisReply *reply, const char *err, void *arg)
         op->unavailable = 1;
     else
         part = json_loadb(reply->str, reply->len, 0, NULL);
+    if (part == NULL)
+        op->unavailable = 1;
     if (part != NULL) {
+        const char *cursor = json_string_value(json_object_get(part, "cursor"));
         json_t *skus = json_object_get(op->report, "skus");
         json_integer_set(skus, json_integer_value(skus) +
                                    json_integer_value(json_object_get(part, "skus")));
@@ -968,8 +983,17 @@ static void on_checked(redisReply *reply, const char *err, void *arg)
         json_array_foreach(json_object_get(part, "holds"), i, v) json_array_append(op->holds, v);
         json_array_foreach(json_object_get(part, "problems"), i, v)
             json_array_append(json_object_get(op->report, "problems"), v);
+        /* More of this partition: the next slice keeps the op's count. */
+        if (cursor != NULL && strcmp(cursor, "0") != 0 && !op->unavailable &&
+            check_slice(op, call, cursor) == 0) {
+            json_decref(part);
+            return;
+        }
+        if (cursor == NULL)
+            op->unavailable = 1;
         json_decref(part);
     }
+    free(call);
     if (--op->pending > 0)
         return;
     if (op->unavailable) {
@@ -977,6 +1001,23 @@ static void on_checked(redisReply *reply, const char *err, void *arg)
         return;
     }
     check_owners(op);
+}
+
+static int check_slice(struct check_op *op, struct check_call *call, const char *cursor)
+{
+    char keys[2][KEY_MAX], prefix[24];
+    const char *argv[5];
+
+    stock_key_part(call->part, "skus", NULL, keys[0], KEY_MAX);
+    stock_key_part(call->part, "holds", NULL, keys[1], KEY_MAX);
+    snprintf(prefix, sizeof(prefix), "{p%02u}:", call->part);
+    argv[0] = keys[0];
+    argv[1] = keys[1];
+    argv[2] = prefix;
+    argv[3] = cursor;
+    argv[4] = CHECK_SLICE;
+    return rclient_eval(redis_of(op->rs), on_checked, call, (size_t)op->rs->script_check, 2, 5,
+                        argv, NULL);
 }
 
 int resv_check(struct resv_store *rs, resv_check_cb *cb, void *arg)
@@ -995,16 +1036,9 @@ int resv_check(struct resv_store *rs, resv_check_cb *cb, void *arg)
     op->holds = json_array();
     op->pending = 1;
     for (unsigned p = 0; p < nparts(rs); p++) {
-        char keys[2][KEY_MAX], prefix[24];
-        const char *argv[3];
-        stock_key_part(p, "skus", NULL, keys[0], KEY_MAX);
-        stock_key_part(p, "holds", NULL, keys[1], KEY_MAX);
-        snprintf(prefix, sizeof(prefix), "{p%02u}:", p);
-        argv[0] = keys[0];
-        argv[1] = keys[1];
-        argv[2] = prefix;
-        if (rclient_eval(redis_of(rs), on_checked, op, (size_t)rs->script_check, 2, 3, argv,
-                         NULL) != 0) {
+        struct check_call *call = malloc(sizeof(*call));
+        if (call == NULL || (call->op = op, call->part = p, check_slice(op, call, "0")) != 0) {
+            free(call);
             op->unavailable = 1;
             continue;
         }
