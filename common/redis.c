@@ -92,10 +92,22 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The URL for an error message, its user and password (a secret) replaced by "***". */
+static const char *url_shown(const char *url, char *out, size_t outlen)
+{
+    const char *scheme = strstr(url, "://");
+    const char *at = strrchr(url, '@');
+
+    if (scheme == NULL || at == NULL || at < scheme)
+        return url;
+    snprintf(out, outlen, "%.*s://***%s", (int)(scheme - url), url, at);
+    return out;
+}
+
 int redis_addr_parse(const char *url, struct redis_addr *out, char *err, size_t errlen)
 {
     const char *p, *at, *slash, *colon;
-    char *end;
+    char *end, shown[320];
 
     memset(out, 0, sizeof(*out));
     if (strncmp(url, "unix://", 7) == 0) {
@@ -110,7 +122,8 @@ int redis_addr_parse(const char *url, struct redis_addr *out, char *err, size_t 
         return 0;
     }
     if (strncmp(url, "redis://", 8) != 0) {
-        snprintf(err, errlen, "--redis: '%s' is not redis://..., unix://... or embedded", url);
+        snprintf(err, errlen, "--redis: '%s' is not redis://..., unix://... or embedded",
+                 url_shown(url, shown, sizeof(shown)));
         return -1;
     }
     out->kind = REDIS_ADDR_TCP;
@@ -136,7 +149,8 @@ int redis_addr_parse(const char *url, struct redis_addr *out, char *err, size_t 
     {
         const char *hend = colon ? colon : slash ? slash : p + strlen(p);
         if (hend == p || (size_t)(hend - p) >= sizeof(out->host)) {
-            snprintf(err, errlen, "--redis: missing or too long host in '%s'", url);
+            snprintf(err, errlen, "--redis: missing or too long host in '%s'",
+                     url_shown(url, shown, sizeof(shown)));
             return -1;
         }
         memcpy(out->host, p, (size_t)(hend - p));
@@ -147,7 +161,8 @@ int redis_addr_parse(const char *url, struct redis_addr *out, char *err, size_t 
         port = strtol(colon + 1, &end, 10);
         if (errno != 0 || end == colon + 1 || (*end != '\0' && *end != '/') || port < 1 ||
             port > 65535) {
-            snprintf(err, errlen, "--redis: invalid port in '%s'", url);
+            snprintf(err, errlen, "--redis: invalid port in '%s'",
+                     url_shown(url, shown, sizeof(shown)));
             return -1;
         }
         out->port = (int)port;
@@ -157,7 +172,8 @@ int redis_addr_parse(const char *url, struct redis_addr *out, char *err, size_t 
         errno = 0;
         db = strtol(slash + 1, &end, 10);
         if (errno != 0 || *end != '\0' || db < 0 || db > 10000) {
-            snprintf(err, errlen, "--redis: invalid database number in '%s'", url);
+            snprintf(err, errlen, "--redis: invalid database number in '%s'",
+                     url_shown(url, shown, sizeof(shown)));
             return -1;
         }
         out->db = (int)db;

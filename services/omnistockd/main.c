@@ -90,6 +90,40 @@ static void metrics(struct request *r)
     request_reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", out);
 }
 
+/*
+ * The counters API.md's Operations section names exist from the start at 0:
+ * a series that first appears at its first event hides that event from
+ * rate() and increase(). The help texts are the ones the modules count with.
+ */
+static const struct {
+    unsigned module;
+    const char *name, *help, *labels;
+} preset_counters[] = {
+    {MODULE_INVENTORY, "omnistock_reservations_total", "Reservation requests by outcome.",
+     "outcome=\"held\""},
+    {MODULE_INVENTORY, "omnistock_reservations_total", "Reservation requests by outcome.",
+     "outcome=\"insufficient\""},
+    {MODULE_INVENTORY, "omnistock_oversell_refused_total",
+     "Holds refused because they would promise more than is available.", NULL},
+    {MODULE_RECOMMEND, "omnistock_recommendation_feedback_total",
+     "Recommendation feedback: shown, accepted, dismissed.", "event=\"shown\""},
+    {MODULE_RECOMMEND, "omnistock_recommendation_feedback_total",
+     "Recommendation feedback: shown, accepted, dismissed.", "event=\"accepted\""},
+    {MODULE_RECOMMEND, "omnistock_recommendation_feedback_total",
+     "Recommendation feedback: shown, accepted, dismissed.", "event=\"dismissed\""},
+};
+
+static void metrics_preset(struct daemon *d)
+{
+    struct metrics *m = http_server_metrics(d->http);
+
+    for (size_t i = 0; m != NULL && i < sizeof(preset_counters) / sizeof(preset_counters[0]); i++) {
+        if (d->cfg.modules & preset_counters[i].module)
+            metrics_counter_add(m, preset_counters[i].name, preset_counters[i].help,
+                                preset_counters[i].labels, 0);
+    }
+}
+
 /* The key the request was made with: its name, role and store, never the key itself. */
 static void me(struct request *r)
 {
@@ -191,6 +225,7 @@ static int wire(struct daemon *d, char *err, size_t errlen)
     }
     if (http_server_listen(d->http, d->cfg.listen_host, d->cfg.listen_port, err, errlen) != 0)
         return -1;
+    metrics_preset(d);
     d->sigterm = evsignal_new(d->base, SIGTERM, on_signal, d);
     d->sigint = evsignal_new(d->base, SIGINT, on_signal, d);
     if (d->sigterm == NULL || d->sigint == NULL || evsignal_add(d->sigterm, NULL) != 0 ||

@@ -46,6 +46,7 @@
 #define DAEMON_STOP_MS   10000
 #define DAEMON_ATTEMPTS  3
 #define REQUEST_MAX_HEAD 16384
+#define MAX_REDIS_EXTRA  16
 
 /* ---- children: killed at exit whatever happens ---- */
 
@@ -311,32 +312,30 @@ static int redis_launch(struct harness_redis *r)
     snprintf(port, sizeof(port), "%d", r->port);
     snprintf(log_path, sizeof(log_path), "%s/redis.log", r->dir);
     snprintf(r->sock_path, sizeof(r->sock_path), "%s/redis.sock", r->dir);
-    char *argv[] = {"redis-server",
-                    "--port",
-                    port,
-                    "--bind",
-                    "127.0.0.1",
-                    "--dir",
-                    r->dir,
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--enable-debug-command",
-                    "yes",
-                    "--daemonize",
-                    "no",
-                    "--logfile",
-                    log_path,
-                    "--unixsocket",
-                    r->sock_path,
-                    "--unixsocketperm",
-                    "700",
-                    NULL};
-    if (!r->use_unix) {
-        argv[17] = NULL;
+    const char *const fixed[] = {
+        "redis-server", "--port",      port, "--bind",       "127.0.0.1", "--dir",
+        r->dir,         "--save",      "",   "--appendonly", "no",        "--enable-debug-command",
+        "yes",          "--daemonize", "no", "--logfile",    log_path};
+    char *argv[sizeof(fixed) / sizeof(fixed[0]) + 4 + MAX_REDIS_EXTRA + 1];
+    size_t n = 0;
+
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+        argv[n++] = (char *)fixed[i];
+    }
+    if (r->use_unix) {
+        argv[n++] = "--unixsocket";
+        argv[n++] = r->sock_path;
+        argv[n++] = "--unixsocketperm";
+        argv[n++] = "700";
+    } else {
         r->sock_path[0] = '\0';
     }
+    /* later arguments win: the extra ones can change the harness's own */
+    for (size_t i = 0; r->extra_args != NULL && r->extra_args[i] != NULL && i < MAX_REDIS_EXTRA;
+         i++) {
+        argv[n++] = (char *)r->extra_args[i];
+    }
+    argv[n] = NULL;
     r->pid = spawn(argv, NULL, NULL);
     if (r->pid < 0) {
         r->pid = 0;
@@ -372,6 +371,18 @@ int harness_redis_stop(struct harness_redis *r)
     status = stop_child(r->pid, REDIS_STOP_MS);
     r->pid = 0;
     return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+int harness_redis_kill(struct harness_redis *r)
+{
+    if (r->pid <= 0) {
+        return -1;
+    }
+    kill(r->pid, SIGKILL);
+    waitpid(r->pid, NULL, 0);
+    child_remove(r->pid);
+    r->pid = 0;
+    return 0;
 }
 
 void harness_redis_release(struct harness_redis *r)
@@ -585,12 +596,18 @@ struct harness *harness_start(void)
 
 struct harness *harness_start_config(const char *extra_config)
 {
+    return harness_start_redis_args(extra_config, NULL);
+}
+
+struct harness *harness_start_redis_args(const char *extra_config, const char *const *redis_args)
+{
     struct harness *h = calloc(1, sizeof(*h));
     int rc = 1;
 
     if (h == NULL) {
         return NULL;
     }
+    h->redis.extra_args = redis_args;
     h->timeout_ms = 10000;
     snprintf(h->dir, sizeof(h->dir), "/tmp/omnistock-it-XXXXXX");
     if (mkdtemp(h->dir) == NULL) {

@@ -30,6 +30,9 @@ struct harness_redis {
     int use_unix;               /* set before the first start: also listen on sock_path */
     char dir[HARNESS_DIR_SIZE]; /* data dir and redis.log */
     char sock_path[PATH_MAX];   /* dir/redis.sock when use_unix */
+    /* NULL, or more redis-server arguments (NULL-terminated, borrowed, at most 16), given
+     * after the harness's own at every start, e.g. {"--appendonly", "yes", NULL}. */
+    const char *const *extra_args;
 };
 
 /*
@@ -42,6 +45,13 @@ int harness_redis_start(struct harness_redis *r);
 
 /* harness_redis_stop - SIGTERM, wait (5 s), then SIGKILL. @return 0 if it exited cleanly. */
 int harness_redis_stop(struct harness_redis *r);
+
+/*
+ * harness_redis_kill - SIGKILL the server (a crash: nothing saved, no shutdown) and reap it.
+ * Port, dir and what the server persisted stay for harness_redis_start.
+ * @return 0, or -1 if it was not running.
+ */
+int harness_redis_kill(struct harness_redis *r);
 
 /* harness_redis_release - stop the server and remove its dir (and what is in it). */
 void harness_redis_release(struct harness_redis *r);
@@ -96,6 +106,13 @@ struct harness *harness_start(void);
  * "{\"events\": {\"stream_heartbeat_ms\": 200}}".
  */
 struct harness *harness_start_config(const char *extra_config);
+
+/*
+ * harness_start_redis_args - harness_start_config, with @redis_args (see
+ * harness_redis.extra_args; borrowed, must outlive the harness) given to
+ * redis-server at every start, e.g. a persistence profile.
+ */
+struct harness *harness_start_redis_args(const char *extra_config, const char *const *redis_args);
 
 /*
  * harness_stop - stop the daemon (SIGTERM) and redis, remove the temp dir.
