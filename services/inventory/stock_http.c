@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
 #include <hiredis/hiredis.h>
 
 #include "common/config.h"
 #include "common/http.h"
+#include "common/jsonw.h"
 #include "common/log.h"
 #include "common/redis.h"
 #include "proto/catalog.h"
@@ -234,86 +236,145 @@ static void product_get(struct request *r)
 
 /* ---- stock ---- */
 
-static json_t *explain_entry(const struct loc_rule *rule, const struct level *lv, long long safety,
-                             long long buffer, long long figure)
+/*
+ * The stock answer is the hottest one: it is written straight into the
+ * reply (common/jsonw.h), not built as a tree of JSON values.
+ */
+static void explain_entry(struct jsonw *w, const struct loc_rule *rule, const struct level *lv,
+                          long long safety, long long buffer, long long figure)
 {
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "location", rule->id, "on_hand",
-                     (json_int_t)lv->on_hand, "reserved", (json_int_t)lv->reserved, "safety_stock",
-                     (json_int_t)safety, "store_buffer", (json_int_t)buffer, "available",
-                     (json_int_t)figure);
+    jw_object(w);
+    jw_key(w, "location");
+    jw_string(w, rule->id);
+    jw_key(w, "on_hand");
+    jw_int(w, lv->on_hand);
+    jw_key(w, "reserved");
+    jw_int(w, lv->reserved);
+    jw_key(w, "safety_stock");
+    jw_int(w, safety);
+    jw_key(w, "store_buffer");
+    jw_int(w, buffer);
+    jw_key(w, "available");
+    jw_int(w, figure);
+    jw_object_end(w);
 }
 
-static json_t *web_json(const struct stock_snapshot *s, const struct stock_item *it, int explain)
+static void web_json(struct jsonw *w, const struct stock_snapshot *s, const struct stock_item *it,
+                     int explain)
 {
-    json_t *web = json_object(), *parts = json_array(), *excluded = json_array();
-
-    json_object_set_new(web, "available",
-                        json_integer(stock_channel_total(CHANNEL_WEB, s->rules, it->levels,
-                                                         s->nrules, it->safety)));
-    for (size_t k = 0; explain && k < s->nrules; k++) {
-        const struct loc_rule *rule = &s->rules[k];
-        long long v = stock_channel_at(CHANNEL_WEB, rule, &it->levels[k], it->safety);
-        if (v < 0)
-            json_array_append_new(excluded, json_pack("{s:s, s:s}", "location", rule->id, "reason",
-                                                      "does not fulfil web"));
-        else
-            json_array_append_new(parts,
-                                  explain_entry(rule, &it->levels[k], it->safety, rule->buffer, v));
-    }
+    jw_object(w);
+    jw_key(w, "available");
+    jw_int(w, stock_channel_total(CHANNEL_WEB, s->rules, it->levels, s->nrules, it->safety));
     if (explain) {
-        json_object_set_new(web, "explain", parts);
-        json_object_set_new(web, "excluded", excluded);
-    } else {
-        json_decref(parts);
-        json_decref(excluded);
+        jw_key(w, "explain");
+        jw_array(w);
+        for (size_t k = 0; k < s->nrules; k++) {
+            const struct loc_rule *rule = &s->rules[k];
+            long long v = stock_channel_at(CHANNEL_WEB, rule, &it->levels[k], it->safety);
+            if (v >= 0)
+                explain_entry(w, rule, &it->levels[k], it->safety, rule->buffer, v);
+        }
+        jw_array_end(w);
+        jw_key(w, "excluded");
+        jw_array(w);
+        for (size_t k = 0; k < s->nrules; k++) {
+            const struct loc_rule *rule = &s->rules[k];
+            if (stock_channel_at(CHANNEL_WEB, rule, &it->levels[k], it->safety) >= 0)
+                continue;
+            jw_object(w);
+            jw_key(w, "location");
+            jw_string(w, rule->id);
+            jw_key(w, "reason");
+            jw_string(w, "does not fulfil web");
+            jw_object_end(w);
+        }
+        jw_array_end(w);
     }
-    return web;
+    jw_object_end(w);
 }
 
 /* {"<store>": {"available": n}} for the stores that fulfil @channel. */
-static json_t *per_store_json(enum channel channel, const struct stock_snapshot *s,
-                              const struct stock_item *it, int explain)
+static void per_store_json(struct jsonw *w, enum channel channel, const struct stock_snapshot *s,
+                           const struct stock_item *it, int explain)
 {
-    json_t *obj = json_object();
-
+    jw_object(w);
     for (size_t k = 0; k < s->nrules; k++) {
         const struct loc_rule *rule = &s->rules[k];
         long long v = stock_channel_at(channel, rule, &it->levels[k], it->safety);
-        json_t *fig;
         if (v < 0)
             continue;
-        fig = json_pack("{s:I}", "available", (json_int_t)v);
-        /* Walk-in customers may buy the safety stock and the buffer: no deductions. */
-        if (explain && channel == CHANNEL_STORE)
-            json_object_set_new(fig, "explain",
-                                json_pack("[o]", explain_entry(rule, &it->levels[k], 0, 0, v)));
-        else if (explain)
-            json_object_set_new(
-                fig, "explain",
-                json_pack("[o]", explain_entry(rule, &it->levels[k], it->safety, rule->buffer, v)));
-        json_object_set_new(obj, rule->id, fig);
+        jw_key(w, rule->id);
+        jw_object(w);
+        jw_key(w, "available");
+        jw_int(w, v);
+        if (explain) {
+            jw_key(w, "explain");
+            jw_array(w);
+            /* Walk-in customers may buy the safety stock and the buffer: no deductions. */
+            if (channel == CHANNEL_STORE)
+                explain_entry(w, rule, &it->levels[k], 0, 0, v);
+            else
+                explain_entry(w, rule, &it->levels[k], it->safety, rule->buffer, v);
+            jw_array_end(w);
+        }
+        jw_object_end(w);
     }
-    return obj;
+    jw_object_end(w);
 }
 
-static json_t *stock_json(const struct stock_snapshot *s, size_t i, const char *sku, int explain)
+static void stock_json(struct jsonw *w, const struct stock_snapshot *s, size_t i, const char *sku,
+                       int explain)
 {
     const struct stock_item *it = &s->items[i];
-    json_t *locs = json_array();
 
+    jw_object(w);
+    jw_key(w, "sku");
+    jw_string(w, sku);
+    jw_key(w, "version");
+    jw_int(w, it->version);
+    jw_key(w, "locations");
+    jw_array(w);
     for (size_t k = 0; k < s->nrules; k++) {
         const struct level *lv = &it->levels[k];
-        json_array_append_new(locs, json_pack("{s:s, s:I, s:I, s:I, s:I}", "location",
-                                              s->rules[k].id, "on_hand", (json_int_t)lv->on_hand,
-                                              "reserved", (json_int_t)lv->reserved, "safety_stock",
-                                              (json_int_t)it->safety, "available",
-                                              (json_int_t)stock_available(lv, it->safety)));
+        jw_object(w);
+        jw_key(w, "location");
+        jw_string(w, s->rules[k].id);
+        jw_key(w, "on_hand");
+        jw_int(w, lv->on_hand);
+        jw_key(w, "reserved");
+        jw_int(w, lv->reserved);
+        jw_key(w, "safety_stock");
+        jw_int(w, it->safety);
+        jw_key(w, "available");
+        jw_int(w, stock_available(lv, it->safety));
+        jw_object_end(w);
     }
-    return json_pack("{s:s, s:I, s:o, s:{s:o, s:o, s:o}}", "sku", sku, "version",
-                     (json_int_t)it->version, "locations", locs, "channels", "web",
-                     web_json(s, it, explain), "store",
-                     per_store_json(CHANNEL_STORE, s, it, explain), "click_collect",
-                     per_store_json(CHANNEL_CLICK_COLLECT, s, it, explain));
+    jw_array_end(w);
+    jw_key(w, "channels");
+    jw_object(w);
+    jw_key(w, "web");
+    web_json(w, s, it, explain);
+    jw_key(w, "store");
+    per_store_json(w, CHANNEL_STORE, s, it, explain);
+    jw_key(w, "click_collect");
+    per_store_json(w, CHANNEL_CLICK_COLLECT, s, it, explain);
+    jw_object_end(w);
+    jw_object_end(w);
+}
+
+static void reply_written(struct request *r, const struct stock_snapshot *snap, const char *sku,
+                          int explain)
+{
+    struct evbuffer *buf = evbuffer_new();
+    struct jsonw w;
+
+    if (buf == NULL) {
+        request_reply_problem(r, PROBLEM_INTERNAL, NULL, NULL, "out of memory");
+        return;
+    }
+    jw_init(&w, buf);
+    stock_json(&w, snap, 0, sku, explain);
+    request_reply_raw(r, 200, "application/json", buf);
 }
 
 struct stock_get_op {
@@ -331,7 +392,7 @@ static void stock_got(struct stock_snapshot *snap, const char *err, void *arg)
     else if (!snap->items[0].known)
         request_reply_problem(op->r, PROBLEM_NOT_FOUND, NULL, NULL, "no product %s", op->sku[0]);
     else
-        request_reply_json(op->r, 200, stock_json(snap, 0, op->sku[0], op->explain));
+        reply_written(op->r, snap, op->sku[0], op->explain);
     stock_snapshot_free(snap);
     free(op);
 }
@@ -381,7 +442,8 @@ static void query_done(struct stock_snapshot *snap, const char *err, void *arg)
 {
     struct query_op *op = arg;
     const struct loc_rule *at = NULL;
-    json_t *items;
+    struct evbuffer *buf;
+    struct jsonw w;
 
     if (err != NULL) {
         request_reply_unavailable(op->r);
@@ -392,7 +454,14 @@ static void query_done(struct stock_snapshot *snap, const char *err, void *arg)
                               op->q.location);
         goto out;
     }
-    items = json_array();
+    if ((buf = evbuffer_new()) == NULL) {
+        request_reply_problem(op->r, PROBLEM_INTERNAL, NULL, NULL, "out of memory");
+        goto out;
+    }
+    jw_init(&w, buf);
+    jw_object(&w);
+    jw_key(&w, "items");
+    jw_array(&w);
     for (size_t i = 0; i < op->q.n; i++) {
         const struct stock_item *it = &snap->items[i];
         long long v = 0;
@@ -401,10 +470,18 @@ static void query_done(struct stock_snapshot *snap, const char *err, void *arg)
         else if (it->known)
             v = stock_channel_total(op->q.channel, snap->rules, it->levels, snap->nrules,
                                     it->safety);
-        json_array_append_new(items, json_pack("{s:s, s:I, s:b}", "sku", op->q.skus[i], "available",
-                                               (json_int_t)(v < 0 ? 0 : v), "known", it->known));
+        jw_object(&w);
+        jw_key(&w, "sku");
+        jw_string(&w, op->q.skus[i]);
+        jw_key(&w, "available");
+        jw_int(&w, v < 0 ? 0 : v);
+        jw_key(&w, "known");
+        jw_bool(&w, it->known);
+        jw_object_end(&w);
     }
-    request_reply_json(op->r, 200, json_pack("{s:o}", "items", items));
+    jw_array_end(&w);
+    jw_object_end(&w);
+    request_reply_raw(op->r, 200, "application/json", buf);
 out:
     stock_snapshot_free(snap);
     stock_query_release(&op->q);

@@ -1,0 +1,42 @@
+/*
+ * jsonw.h - write JSON straight into an evbuffer, for the hot answers.
+ *
+ * Building a tree of jansson values to dump it at once costs an allocation
+ * per value and a formatted print per number; an answer read thousands of
+ * times a second is cheaper written as it goes. The writer puts the commas
+ * in; the caller opens and closes objects and arrays in order and names
+ * every member of an object with jw_key. Output is compact, like
+ * json_dumps(JSON_COMPACT).
+ */
+#ifndef COMMON_JSONW_H
+#define COMMON_JSONW_H
+
+#include <stddef.h>
+
+struct evbuffer;
+
+#define JW_DEPTH 16
+
+struct jsonw {
+    struct evbuffer *out; /* borrowed */
+    int depth;
+    unsigned char first[JW_DEPTH]; /* nothing written yet at this depth */
+    int after_key;                 /* a key was written: its value needs no comma */
+};
+
+/* jw_init - write into @out. */
+void jw_init(struct jsonw *w, struct evbuffer *out);
+
+void jw_object(struct jsonw *w);
+void jw_object_end(struct jsonw *w);
+void jw_array(struct jsonw *w);
+void jw_array_end(struct jsonw *w);
+
+/* jw_key - an object member's name; its value comes next. */
+void jw_key(struct jsonw *w, const char *key);
+
+void jw_string(struct jsonw *w, const char *s);
+void jw_int(struct jsonw *w, long long v);
+void jw_bool(struct jsonw *w, int v);
+
+#endif

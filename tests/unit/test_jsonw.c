@@ -1,0 +1,147 @@
+/*
+ * test_jsonw.c - the JSON writer of the hot answers: what it writes is
+ * what jansson writes for the same value.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <jansson.h>
+
+#include "common/jsonw.h"
+
+/* What @w wrote into @buf, as a string (freed by the caller). */
+static char *written(struct evbuffer *buf)
+{
+    size_t n = evbuffer_get_length(buf);
+    char *s = malloc(n + 1);
+
+    assert_non_null(s);
+    evbuffer_remove(buf, s, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* The text jansson dumps for @v (stolen), as the daemon dumps its answers. */
+static char *dumped(json_t *v)
+{
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+    json_decref(v);
+    return s;
+}
+
+static void test_jsonw__nesting_and_commas_match_jansson(void **state)
+{
+    struct evbuffer *buf = evbuffer_new();
+    struct jsonw w;
+    char *got, *want;
+
+    (void)state;
+    jw_init(&w, buf);
+    jw_object(&w);
+    jw_key(&w, "sku");
+    jw_string(&w, "MUG-01");
+    jw_key(&w, "empty");
+    jw_object(&w);
+    jw_object_end(&w);
+    jw_key(&w, "none");
+    jw_array(&w);
+    jw_array_end(&w);
+    jw_key(&w, "items");
+    jw_array(&w);
+    for (int i = 0; i < 3; i++) {
+        jw_object(&w);
+        jw_key(&w, "n");
+        jw_int(&w, i);
+        jw_key(&w, "odd");
+        jw_bool(&w, i % 2);
+        jw_object_end(&w);
+    }
+    jw_array(&w);
+    jw_int(&w, 7);
+    jw_array_end(&w);
+    jw_array_end(&w);
+    jw_object_end(&w);
+    got = written(buf);
+    want = dumped(json_pack("{s:s, s:{}, s:[], s:[{s:i, s:b}, {s:i, s:b}, {s:i, s:b}, [i]]}", "sku",
+                            "MUG-01", "empty", "none", "items", "n", 0, "odd", 0, "n", 1, "odd", 1,
+                            "n", 2, "odd", 0, 7));
+    assert_string_equal(got, want);
+    free(got);
+    free(want);
+    evbuffer_free(buf);
+}
+
+static void test_jsonw__integers_at_their_limits(void **state)
+{
+    static const long long values[] = {0, 1, -1, 9, 10, -10, 1234567890123LL, LLONG_MAX, LLONG_MIN};
+    struct evbuffer *buf = evbuffer_new();
+    struct jsonw w;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        char *got, *want;
+        jw_init(&w, buf);
+        jw_int(&w, values[i]);
+        got = written(buf);
+        want = dumped(json_integer(values[i]));
+        assert_string_equal(got, want);
+        free(got);
+        free(want);
+    }
+    evbuffer_free(buf);
+}
+
+static void test_jsonw__strings_are_escaped_and_parse_back(void **state)
+{
+    static const char *const strings[] = {
+        "",
+        "plain",
+        "quote \" and backslash \\",
+        "line\nfeed\ttab\rreturn",
+        "\x01\x1f bell\x07",
+        "slash / stays",
+        "caf\xc3\xa9 \xe2\x82\xac",
+    };
+    struct evbuffer *buf = evbuffer_new();
+    struct jsonw w;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+        json_error_t err;
+        char *got;
+        json_t *back;
+        jw_init(&w, buf);
+        jw_object(&w);
+        jw_key(&w, strings[i]);
+        jw_string(&w, strings[i]);
+        jw_object_end(&w);
+        got = written(buf);
+        back = json_loads(got, 0, &err);
+        if (back == NULL)
+            fail_msg("%s does not parse: %s", got, err.text);
+        assert_string_equal(json_string_value(json_object_get(back, strings[i])), strings[i]);
+        json_decref(back);
+        free(got);
+    }
+    evbuffer_free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_jsonw__nesting_and_commas_match_jansson),
+        cmocka_unit_test(test_jsonw__integers_at_their_limits),
+        cmocka_unit_test(test_jsonw__strings_are_escaped_and_parse_back),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
