@@ -13,6 +13,28 @@ void jw_init(struct jsonw *w, struct evbuffer *out)
     w->depth = 0;
     w->first[0] = 1;
     w->after_key = 0;
+    w->len = 0;
+}
+
+int jw_done(struct jsonw *w)
+{
+    int rc = w->len > 0 ? evbuffer_add(w->out, w->pending, w->len) : 0;
+
+    w->len = 0;
+    return rc;
+}
+
+/* Every byte goes through here: gathered, and handed on in large pieces. */
+static void add(struct jsonw *w, const void *p, size_t n)
+{
+    if (w->len + n > sizeof(w->pending))
+        jw_done(w);
+    if (n > sizeof(w->pending)) {
+        evbuffer_add(w->out, p, n);
+        return;
+    }
+    memcpy(w->pending + w->len, p, n);
+    w->len += n;
 }
 
 /* Before any value or key: the comma that separates it from the one before. */
@@ -23,14 +45,14 @@ static void separate(struct jsonw *w)
         return;
     }
     if (!w->first[w->depth])
-        evbuffer_add(w->out, ",", 1);
+        add(w, ",", 1);
     w->first[w->depth] = 0;
 }
 
 static void begin(struct jsonw *w, char c)
 {
     separate(w);
-    evbuffer_add(w->out, &c, 1);
+    add(w, &c, 1);
     if (w->depth + 1 < JW_DEPTH)
         w->depth++;
     w->first[w->depth] = 1;
@@ -40,7 +62,7 @@ static void end(struct jsonw *w, char c)
 {
     if (w->depth > 0)
         w->depth--;
-    evbuffer_add(w->out, &c, 1);
+    add(w, &c, 1);
 }
 
 void jw_object(struct jsonw *w)
@@ -69,30 +91,30 @@ static void quoted(struct jsonw *w, const char *s)
     static const char hex[] = "0123456789abcdef";
     const char *run = s;
 
-    evbuffer_add(w->out, "\"", 1);
+    add(w, "\"", 1);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        evbuffer_add(w->out, run, (size_t)(s - run));
+        add(w, run, (size_t)(s - run));
         run = s + 1;
         if (c == '"' || c == '\\') {
             esc[1] = (char)c;
-            evbuffer_add(w->out, esc, 2);
+            add(w, esc, 2);
         } else {
-            evbuffer_add(w->out, esc, 6);
+            add(w, esc, 6);
         }
     }
-    evbuffer_add(w->out, run, (size_t)(s - run));
-    evbuffer_add(w->out, "\"", 1);
+    add(w, run, (size_t)(s - run));
+    add(w, "\"", 1);
 }
 
 void jw_key(struct jsonw *w, const char *key)
 {
     separate(w);
     quoted(w, key);
-    evbuffer_add(w->out, ":", 1);
+    add(w, ":", 1);
     w->after_key = 1;
 }
 
@@ -114,14 +136,14 @@ void jw_int(struct jsonw *w, long long v)
     } while (u != 0);
     if (v < 0)
         *--p = '-';
-    evbuffer_add(w->out, p, (size_t)(digits + sizeof(digits) - p));
+    add(w, p, (size_t)(digits + sizeof(digits) - p));
 }
 
 void jw_bool(struct jsonw *w, int v)
 {
     separate(w);
     if (v)
-        evbuffer_add(w->out, "true", 4);
+        add(w, "true", 4);
     else
-        evbuffer_add(w->out, "false", 5);
+        add(w, "false", 5);
 }

@@ -5,8 +5,9 @@
  * per value and a formatted print per number; an answer read thousands of
  * times a second is cheaper written as it goes. The writer puts the commas
  * in; the caller opens and closes objects and arrays in order and names
- * every member of an object with jw_key. Output is compact, like
- * json_dumps(JSON_COMPACT).
+ * every member of an object with jw_key, and ends with jw_done. Output is
+ * compact, like json_dumps(JSON_COMPACT). Small pieces gather in the writer
+ * and go to the evbuffer in large ones.
  */
 #ifndef COMMON_JSONW_H
 #define COMMON_JSONW_H
@@ -22,10 +23,15 @@ struct jsonw {
     int depth;
     unsigned char first[JW_DEPTH]; /* nothing written yet at this depth */
     int after_key;                 /* a key was written: its value needs no comma */
+    size_t len;                    /* bytes in pending */
+    char pending[2048];
 };
 
 /* jw_init - write into @out. */
 void jw_init(struct jsonw *w, struct evbuffer *out);
+
+/* jw_done - add what is still pending to the evbuffer. @return 0, or -1 if out of memory. */
+int jw_done(struct jsonw *w);
 
 void jw_object(struct jsonw *w);
 void jw_object_end(struct jsonw *w);

@@ -374,6 +374,11 @@ static void reply_written(struct request *r, const struct stock_snapshot *snap, 
     }
     jw_init(&w, buf);
     stock_json(&w, snap, 0, sku, explain);
+    if (jw_done(&w) != 0) {
+        evbuffer_free(buf);
+        request_reply_problem(r, PROBLEM_INTERNAL, NULL, NULL, "out of memory");
+        return;
+    }
     request_reply_raw(r, 200, "application/json", buf);
 }
 
@@ -481,6 +486,11 @@ static void query_done(struct stock_snapshot *snap, const char *err, void *arg)
     }
     jw_array_end(&w);
     jw_object_end(&w);
+    if (jw_done(&w) != 0) {
+        evbuffer_free(buf);
+        request_reply_problem(op->r, PROBLEM_INTERNAL, NULL, NULL, "out of memory");
+        goto out;
+    }
     request_reply_raw(op->r, 200, "application/json", buf);
 out:
     stock_snapshot_free(snap);

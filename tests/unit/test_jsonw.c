@@ -17,10 +17,14 @@
 
 #include "common/jsonw.h"
 
-/* What @w wrote into @buf, as a string (freed by the caller). */
-static char *written(struct evbuffer *buf)
+/* What @w wrote, once done, as a string (freed by the caller). */
+static char *written(struct jsonw *w)
 {
-    size_t n = evbuffer_get_length(buf);
+    struct evbuffer *buf = w->out;
+    size_t n;
+
+    assert_int_equal(jw_done(w), 0);
+    n = evbuffer_get_length(buf);
     char *s = malloc(n + 1);
 
     assert_non_null(s);
@@ -70,7 +74,7 @@ static void test_jsonw__nesting_and_commas_match_jansson(void **state)
     jw_array_end(&w);
     jw_array_end(&w);
     jw_object_end(&w);
-    got = written(buf);
+    got = written(&w);
     want = dumped(json_pack("{s:s, s:{}, s:[], s:[{s:i, s:b}, {s:i, s:b}, {s:i, s:b}, [i]]}", "sku",
                             "MUG-01", "empty", "none", "items", "n", 0, "odd", 0, "n", 1, "odd", 1,
                             "n", 2, "odd", 0, 7));
@@ -91,7 +95,7 @@ static void test_jsonw__integers_at_their_limits(void **state)
         char *got, *want;
         jw_init(&w, buf);
         jw_int(&w, values[i]);
-        got = written(buf);
+        got = written(&w);
         want = dumped(json_integer(values[i]));
         assert_string_equal(got, want);
         free(got);
@@ -124,7 +128,7 @@ static void test_jsonw__strings_are_escaped_and_parse_back(void **state)
         jw_key(&w, strings[i]);
         jw_string(&w, strings[i]);
         jw_object_end(&w);
-        got = written(buf);
+        got = written(&w);
         back = json_loads(got, 0, &err);
         if (back == NULL)
             fail_msg("%s does not parse: %s", got, err.text);
@@ -135,12 +139,43 @@ static void test_jsonw__strings_are_escaped_and_parse_back(void **state)
     evbuffer_free(buf);
 }
 
+static void test_jsonw__answers_longer_than_the_writers_buffer_come_out_whole(void **state)
+{
+    struct evbuffer *buf = evbuffer_new();
+    json_t *want = json_array(), *back;
+    char long_string[5000];
+    struct jsonw w;
+    char *got;
+
+    (void)state;
+    memset(long_string, 'x', sizeof(long_string) - 1);
+    long_string[sizeof(long_string) - 1] = '\0';
+    jw_init(&w, buf);
+    jw_array(&w);
+    for (int i = 0; i < 2000; i++) {
+        jw_int(&w, i);
+        json_array_append_new(want, json_integer(i));
+    }
+    jw_string(&w, long_string);
+    json_array_append_new(want, json_string(long_string));
+    jw_array_end(&w);
+    got = written(&w);
+    back = json_loads(got, 0, NULL);
+    assert_non_null(back);
+    assert_true(json_equal(back, want));
+    json_decref(back);
+    json_decref(want);
+    free(got);
+    evbuffer_free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jsonw__nesting_and_commas_match_jansson),
         cmocka_unit_test(test_jsonw__integers_at_their_limits),
         cmocka_unit_test(test_jsonw__strings_are_escaped_and_parse_back),
+        cmocka_unit_test(test_jsonw__answers_longer_than_the_writers_buffer_come_out_whole),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
