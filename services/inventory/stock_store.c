@@ -12,7 +12,6 @@
 #include "common/redis.h"
 #include "services/inventory/stock_store.h"
 
-extern const char read_lua[];
 extern const char movement_lua[];
 extern const char product_put_lua[];
 
@@ -22,10 +21,9 @@ int stock_store_init(struct stock_store *st, const struct config *cfg, struct rc
 {
     st->cfg = cfg;
     st->redis = redis;
-    st->script_read = rclient_add_script(redis, "read", read_lua);
     st->script_move = rclient_add_script(redis, "movement", movement_lua);
     st->script_product = rclient_add_script(redis, "product_put", product_put_lua);
-    return st->script_read < 0 || st->script_move < 0 || st->script_product < 0 ? -1 : 0;
+    return st->script_move < 0 || st->script_product < 0 ? -1 : 0;
 }
 
 void stock_key_part(unsigned part, const char *kind, const char *sku, char *buf, size_t buflen)
@@ -53,23 +51,31 @@ void stock_snapshot_free(struct stock_snapshot *s)
     free(s);
 }
 
-/* One read in flight: a script call per partition, joined when all answered. */
+/*
+ * One read in flight: HGETALL of the location rules, then of each SKU's
+ * stock hash (and product), pipelined on the one connection, so the rules
+ * come back first. Plain commands cost Redis a fraction of a script call;
+ * a read needs no atomicity, and every partition keeps the same rules.
+ */
+enum read_what { READ_RULES, READ_LEVELS, READ_PRODUCT };
+
+struct read_call {
+    struct read_op *op;
+    size_t item;
+    enum read_what what;
+};
+
 struct read_op {
     struct stock_store *st;
     const char (*skus)[PROTO_ID_SIZE];
     size_t n;
-    int products;   /* read each SKU's product too */
-    unsigned *part; /* partition of each SKU */
+    int products; /* read each SKU's product too */
+    struct read_call *calls;
     size_t pending;
     const char *err;
     struct stock_snapshot *snap;
     stock_read_cb *cb;
     void *arg;
-};
-
-struct read_call {
-    struct read_op *op;
-    unsigned part;
 };
 
 static int rule_cmp(const void *a, const void *b)
@@ -156,103 +162,55 @@ static void read_finish(struct read_op *op)
     } else {
         op->cb(op->snap, NULL, op->arg);
     }
-    free(op->part);
+    free(op->calls);
     free(op);
-}
-
-static int reply_is_read(const redisReply *r, size_t want)
-{
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != want)
-        return 0;
-    for (size_t i = 0; i < r->elements; i++) {
-        if (r->element[i]->type != REDIS_REPLY_ARRAY)
-            return 0;
-    }
-    return 1;
 }
 
 static void on_read(redisReply *reply, const char *err, void *arg)
 {
     struct read_call *call = arg;
     struct read_op *op = call->op;
-    size_t want = 1, per = op->products ? 2 : 1;
+    struct stock_snapshot *snap = op->snap;
 
-    for (size_t i = 0; i < op->n; i++)
-        want += per * (op->part[i] == call->part);
-    if (err != NULL || !reply_is_read(reply, want)) {
-        op->err = err ? err : "unexpected reply from the read script";
+    if (err != NULL || reply->type != REDIS_REPLY_ARRAY) {
+        if (op->err == NULL)
+            op->err = err ? err : "unexpected reply to a read";
     } else if (op->err == NULL) {
-        size_t j = 1;
-        if (op->snap->rules == NULL && rules_from_reply(op->snap, reply->element[0]) != 0)
+        int rc = 0;
+        if (call->what == READ_RULES)
+            rc = rules_from_reply(snap, reply);
+        else if (call->what == READ_LEVELS)
+            rc = item_from_reply(snap, &snap->items[call->item], reply);
+        else
+            product_from_reply(&snap->items[call->item].product, op->skus[call->item], reply);
+        if (rc != 0)
             op->err = "out of memory";
-        for (size_t i = 0; op->err == NULL && i < op->n; i++) {
-            if (op->part[i] != call->part)
-                continue;
-            if (item_from_reply(op->snap, &op->snap->items[i], reply->element[j++]) != 0)
-                op->err = "out of memory";
-            else if (op->products)
-                product_from_reply(&op->snap->items[i].product, op->skus[i], reply->element[j++]);
-        }
     }
-    free(call);
     if (--op->pending == 0)
         read_finish(op);
 }
 
-/* Send the script call for partition @part; @return 0 or -1. */
-static int read_partition(struct read_op *op, unsigned part)
+/* Send HGETALL @key for @call. @return 0, or -1 if Redis is not connected. */
+static int read_send(struct read_op *op, struct read_call *call, const char *key)
 {
-    size_t nkeys = 1, per = op->products ? 2 : 1;
-    char(*keys)[KEY_MAX];
-    const char **args;
-    struct read_call *call;
-    int rc = -1;
+    const char *argv[] = {"HGETALL", key};
 
-    for (size_t i = 0; i < op->n; i++)
-        nkeys += per * (op->part[i] == part);
-    keys = malloc(nkeys * sizeof(*keys));
-    args = malloc(nkeys * sizeof(*args));
-    call = malloc(sizeof(*call));
-    if (keys == NULL || args == NULL || call == NULL)
-        goto out;
-    stock_key_part(part, "locs", NULL, keys[0], KEY_MAX);
-    args[0] = keys[0];
-    for (size_t i = 0, j = 1; i < op->n; i++) {
-        if (op->part[i] != part)
-            continue;
-        stock_key_part(part, "sku", op->skus[i], keys[j], KEY_MAX);
-        args[j] = keys[j];
-        j++;
-        if (op->products) {
-            stock_key_part(part, "prod", op->skus[i], keys[j], KEY_MAX);
-            args[j] = keys[j];
-            j++;
-        }
-    }
-    call->op = op;
-    call->part = part;
-    rc = rclient_eval(op->st->redis, on_read, call, (size_t)op->st->script_read, (int)nkeys,
-                      (int)nkeys, args, NULL);
-    if (rc == 0)
-        call = NULL;
-out:
-    free(call);
-    free(keys);
-    free(args);
-    return rc;
+    if (rclient_command(op->st->redis, on_read, call, 2, argv, NULL) != 0)
+        return -1;
+    op->pending++;
+    return 0;
 }
 
 static int read_start(struct stock_store *st, const char (*skus)[PROTO_ID_SIZE], size_t n,
                       int products, stock_read_cb *cb, void *arg)
 {
     struct read_op *op = calloc(1, sizeof(*op));
-    unsigned nparts = st->cfg->partitions;
-    unsigned char *used = calloc(nparts, 1);
-    int sent = 0;
+    size_t per = products ? 2 : 1, c = 0;
+    char key[KEY_MAX];
 
-    if (op == NULL || used == NULL || (op->snap = calloc(1, sizeof(*op->snap))) == NULL ||
+    if (op == NULL || (op->snap = calloc(1, sizeof(*op->snap))) == NULL ||
         (op->snap->items = calloc(n ? n : 1, sizeof(*op->snap->items))) == NULL ||
-        (op->part = calloc(n ? n : 1, sizeof(*op->part))) == NULL)
+        (op->calls = calloc(1 + per * n, sizeof(*op->calls))) == NULL)
         goto fail;
     op->st = st;
     op->skus = skus;
@@ -260,39 +218,33 @@ static int read_start(struct stock_store *st, const char (*skus)[PROTO_ID_SIZE],
     op->n = op->snap->n = n;
     op->cb = cb;
     op->arg = arg;
-    for (size_t i = 0; i < n; i++) {
-        op->part[i] = partition_of(skus[i], nparts);
-        used[op->part[i]] = 1;
-    }
-    for (unsigned p = 0; p < nparts; p++)
-        op->pending += used[p];
+    /* The rules as the first SKU's partition knows them: the scripts there use the same. */
+    stock_key_part(n ? partition_of(skus[0], st->cfg->partitions) : 0, "locs", NULL, key,
+                   sizeof(key));
+    op->calls[c] = (struct read_call){op, 0, READ_RULES};
+    if (read_send(op, &op->calls[c++], key) != 0)
+        goto fail; /* not connected: nothing sent, no callback */
     /* Hold one extra count while sending, so no reply can finish the op early. */
     op->pending++;
-    for (unsigned p = 0; p < nparts; p++) {
-        if (!used[p])
-            continue;
-        if (read_partition(op, p) != 0) {
+    for (size_t i = 0; i < n && op->err == NULL; i++) {
+        stock_key(st, "sku", skus[i], key, sizeof(key));
+        op->calls[c] = (struct read_call){op, i, READ_LEVELS};
+        if (read_send(op, &op->calls[c++], key) != 0)
             op->err = "redis unavailable";
-            op->pending--;
-            continue;
+        if (products && op->err == NULL) {
+            stock_key(st, "prod", skus[i], key, sizeof(key));
+            op->calls[c] = (struct read_call){op, i, READ_PRODUCT};
+            if (read_send(op, &op->calls[c++], key) != 0)
+                op->err = "redis unavailable";
         }
-        sent++;
-    }
-    free(used);
-    if (sent == 0) {
-        stock_snapshot_free(op->snap);
-        free(op->part);
-        free(op);
-        return -1;
     }
     if (--op->pending == 0)
         read_finish(op);
     return 0;
 fail:
-    free(used);
     if (op) {
         stock_snapshot_free(op->snap);
-        free(op->part);
+        free(op->calls);
         free(op);
     }
     return -1;

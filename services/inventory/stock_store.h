@@ -33,7 +33,6 @@ struct rclient;
 struct stock_store {
     const struct config *cfg;
     struct rclient *redis;
-    int script_read;
     int script_move;
     int script_product;
 };
@@ -70,7 +69,8 @@ void stock_snapshot_free(struct stock_snapshot *s);
 typedef void stock_read_cb(struct stock_snapshot *snap, const char *err, void *arg);
 
 /*
- * stock_read - the levels of @n SKUs, one script call per partition.
+ * stock_read - the levels of @n SKUs, in one round trip: an HGETALL of the
+ * location rules and one per SKU, pipelined.
  * @skus: borrowed until the callback. @return 0, or -1 if Redis is not
  * connected (no callback).
  */

@@ -231,7 +231,7 @@ static void on_model(redisReply *reply, const char *err, void *arg)
     if (m != NULL)
         op->cb(m, NULL, op->arg);
     else
-        op->cb(NULL, err ? err : "unexpected reply from read.lua", op->arg);
+        op->cb(NULL, err ? err : "unexpected reply from rec_read.lua", op->arg);
     free(op);
 }
 
