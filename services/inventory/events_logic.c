@@ -73,12 +73,18 @@ struct ev_pos ev_watermark(uint64_t now_ms, unsigned nparts)
 
 void ev_range_start(const struct ev_pos *after, unsigned part, char *out, size_t outlen)
 {
-    if (part == after->part)
+    /*
+     * Nothing can follow the last id a stream can hold, and Redis refuses
+     * "(" before it: start at "+", that id, which no entry has (ids are
+     * Redis's clock), so the read is empty.
+     */
+    if (after->ms == UINT64_MAX &&
+        (part < after->part || (part == after->part && after->seq == UINT64_MAX)))
+        snprintf(out, outlen, "+");
+    else if (part == after->part)
         snprintf(out, outlen, "(%" PRIu64 "-%" PRIu64, after->ms, after->seq);
     else if (part > after->part)
         snprintf(out, outlen, "%" PRIu64 "-0", after->ms);
-    else if (after->ms == UINT64_MAX)
-        snprintf(out, outlen, "(%" PRIu64 "-%" PRIu64, after->ms, UINT64_MAX);
     else
         snprintf(out, outlen, "%" PRIu64 "-0", after->ms + 1);
 }

@@ -32,7 +32,8 @@ struct read_op {
     int have_time;
     size_t count; /* entries asked per partition */
     size_t pending;
-    const char *err;
+    const char *err; /* the round's first error: NULL, or errbuf */
+    char errbuf[128];
     int rounds;
     struct ev_part_read *reads; /* by partition */
     struct ev_entry *entries;
@@ -151,6 +152,18 @@ static int entry_cmp(const void *a, const void *b)
 
 static int send_round(struct read_op *op);
 
+/*
+ * Keep @err as the round's error unless it has one. Copied: an error from a
+ * reply lives only as long as the reply, and the round ends after it.
+ */
+static void op_fail(struct read_op *op, const char *err)
+{
+    if (op->err == NULL) {
+        snprintf(op->errbuf, sizeof(op->errbuf), "%s", err);
+        op->err = op->errbuf;
+    }
+}
+
 static void finish(struct read_op *op, const struct ev_pos *next, const char *err)
 {
     json_t *out = err ? NULL : json_incref(op->out);
@@ -211,8 +224,7 @@ static void on_time(redisReply *reply, const char *err, void *arg)
                         reply->element[1]->type != REDIS_REPLY_STRING))
         err = "unexpected reply";
     if (err != NULL) {
-        if (op->err == NULL)
-            op->err = err;
+        op_fail(op, err);
     } else {
         unsigned long long s = strtoull(reply->element[0]->str, NULL, 10);
         unsigned long long us = strtoull(reply->element[1]->str, NULL, 10);
@@ -230,8 +242,8 @@ static void on_range(redisReply *reply, const char *err, void *arg)
 
     if (err == NULL)
         err = take_range(op, call->part, reply);
-    if (err != NULL && op->err == NULL)
-        op->err = err;
+    if (err != NULL)
+        op_fail(op, err);
     free(call);
     if (--op->pending == 0)
         round_done(op);
@@ -263,7 +275,7 @@ static int send_round(struct read_op *op)
         struct part_call *call = malloc(sizeof(*call));
 
         if (call == NULL) {
-            op->err = "out of memory";
+            op_fail(op, "out of memory");
             break;
         }
         call->op = op;
@@ -272,7 +284,7 @@ static int send_round(struct read_op *op)
         ev_range_start(&op->q.after, p, start, sizeof(start));
         if (rclient_command(op->st->redis, on_range, call, 6, argv, NULL) != 0) {
             free(call);
-            op->err = "redis unavailable";
+            op_fail(op, "redis unavailable");
             break;
         }
         op->pending++;

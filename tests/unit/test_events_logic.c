@@ -114,6 +114,26 @@ static void test_events_logic__range_starts_follow_the_order(void **state)
     assert_string_equal(start, "1001-0");
 }
 
+/* A cursor at the last id a stream can hold: every start is one Redis accepts, and reads nothing.
+ */
+static void test_events_logic__range_starts_past_the_last_id_read_nothing(void **state)
+{
+    struct ev_pos last = pos(UINT64_MAX, 5, UINT64_MAX), last_ms = pos(UINT64_MAX, 5, 7);
+    char start[48];
+
+    (void)state;
+    ev_range_start(&last, 5, start, sizeof(start));
+    assert_string_equal(start, "+");
+    ev_range_start(&last, 0, start, sizeof(start));
+    assert_string_equal(start, "+");
+    ev_range_start(&last, 9, start, sizeof(start));
+    assert_string_equal(start, "18446744073709551615-0");
+    ev_range_start(&last_ms, 5, start, sizeof(start));
+    assert_string_equal(start, "(18446744073709551615-7");
+    ev_range_start(&last_ms, 0, start, sizeof(start));
+    assert_string_equal(start, "+");
+}
+
 static void test_events_logic__a_cut_short_read_limits_completeness(void **state)
 {
     struct ev_pos w = ev_watermark(9000, 4), through;
@@ -147,6 +167,7 @@ int main(void)
         cmocka_unit_test(test_events_logic__bad_cursors_are_refused),
         cmocka_unit_test(test_events_logic__watermark_is_the_last_place_of_the_previous_ms),
         cmocka_unit_test(test_events_logic__range_starts_follow_the_order),
+        cmocka_unit_test(test_events_logic__range_starts_past_the_last_id_read_nothing),
         cmocka_unit_test(test_events_logic__a_cut_short_read_limits_completeness),
     };
 
