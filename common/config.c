@@ -90,6 +90,7 @@ static void config_defaults(struct config *cfg)
     cfg->min_co_orders = 3;
     cfg->min_llr = 10.83;
     cfg->low_stock = 5;
+    cfg->request_timeout_secs = 30;
     cfg->stream_max_clients = 1000;
     cfg->stream_buffer_bytes = 1024 * 1024;
     cfg->stream_heartbeat_ms = 15000;
@@ -276,10 +277,34 @@ static int load_recommendations(struct config *cfg, json_t *obj, char *err, size
     return 0;
 }
 
+/* "limits": {"requests_per_second", "burst", "request_timeout_seconds"}, each optional. */
+static int load_limits(struct config *cfg, json_t *obj, char *err, size_t errlen)
+{
+    double rate = 0.0, burst = 0.0;
+    json_int_t timeout = cfg->request_timeout_secs;
+
+    if (json_unpack(obj, "{s?F, s?F, s?I !}", "requests_per_second", &rate, "burst", &burst,
+                    "request_timeout_seconds", &timeout) != 0)
+        return fail(err, errlen,
+                    "config: limits takes numbers requests_per_second and burst and an integer "
+                    "request_timeout_seconds only");
+    if (!(rate >= 0.0 && rate <= 1e6) || !(burst >= 0.0 && burst <= 1e6) ||
+        (burst > 0.0 && burst < 1.0) || (burst > 0.0 && rate == 0.0))
+        return fail(err, errlen,
+                    "config: limits needs 0 <= requests_per_second <= 1000000 and, with a rate, "
+                    "1 <= burst <= 1000000");
+    if (timeout < 1 || timeout > 3600)
+        return fail(err, errlen, "config: limits.request_timeout_seconds must be 1..3600");
+    cfg->rate_per_second = rate;
+    cfg->rate_burst = burst > 0.0 ? burst : rate < 1.0 ? 1.0 : rate;
+    cfg->request_timeout_secs = timeout;
+    return 0;
+}
+
 static int load_file(struct config *cfg, const char *path, char *err, size_t errlen)
 {
     json_error_t jerr;
-    json_t *root, *keys = NULL, *resv = NULL, *rec = NULL, *thr = NULL, *ev = NULL;
+    json_t *root, *keys = NULL, *resv = NULL, *rec = NULL, *thr = NULL, *ev = NULL, *lim = NULL;
     json_int_t parts = cfg->partitions, low = cfg->low_stock;
     json_int_t clients = cfg->stream_max_clients, buffer = cfg->stream_buffer_bytes;
     json_int_t heartbeat = cfg->stream_heartbeat_ms, kept = cfg->events_maxlen;
@@ -288,9 +313,9 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
     root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL)
         return fail(err, errlen, "config: %s: %s (line %d)", path, jerr.text, jerr.line);
-    if (json_unpack_ex(root, &jerr, 0, "{s?o, s?o, s?o, s?o, s?o, s?I !}", "api_keys", &keys,
+    if (json_unpack_ex(root, &jerr, 0, "{s?o, s?o, s?o, s?o, s?o, s?I, s?o !}", "api_keys", &keys,
                        "reservations", &resv, "recommendations", &rec, "thresholds", &thr, "events",
-                       &ev, "partitions", &parts) != 0) {
+                       &ev, "partitions", &parts, "limits", &lim) != 0) {
         fail(err, errlen, "config: %s: %s", path, jerr.text);
         goto out;
     }
@@ -299,6 +324,8 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
     if (resv != NULL && load_reservations(cfg, resv, err, errlen) != 0)
         goto out;
     if (rec != NULL && load_recommendations(cfg, rec, err, errlen) != 0)
+        goto out;
+    if (lim != NULL && load_limits(cfg, lim, err, errlen) != 0)
         goto out;
     if (thr != NULL && json_unpack(thr, "{s?I !}", "low_stock", &low) != 0) {
         fail(err, errlen, "config: thresholds takes an integer low_stock only");

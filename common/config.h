@@ -63,6 +63,11 @@ struct config {
 
     long long low_stock;
 
+    /* Limits */
+    double rate_per_second;         /* requests each API key may make a second; 0 = no limit */
+    double rate_burst;              /* requests a key may make at once (the bucket's size) */
+    long long request_timeout_secs; /* a connection idle this long mid-request is closed */
+
     /* Server-Sent Events streams */
     long long stream_max_clients;  /* open streams at once; more get 503 */
     long long stream_buffer_bytes; /* unsent bytes a client may lag before it is dropped */

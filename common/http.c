@@ -21,6 +21,7 @@
 #include "common/http.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/ratelimit.h"
 #include "common/redis.h"
 #include "common/sha256.h"
 
@@ -44,6 +45,7 @@ struct http_server {
     const struct config *cfg;
     struct rclient *redis;
     struct metrics *metrics;
+    struct rate_bucket *buckets; /* one per configured API key */
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
     int idem_script;
@@ -156,6 +158,11 @@ struct http_server *http_server_new(struct event_base *base, const struct config
 
     if (srv == NULL)
         return NULL;
+    srv->buckets = calloc(cfg->nkeys + 1, sizeof(*srv->buckets));
+    if (srv->buckets == NULL) {
+        free(srv);
+        return NULL;
+    }
     srv->base = base;
     srv->cfg = cfg;
     srv->redis = redis;
@@ -172,6 +179,7 @@ void http_server_free(struct http_server *srv)
     if (srv->http)
         evhttp_free(srv->http);
     metrics_free(srv->metrics);
+    free(srv->buckets);
     free(srv);
 }
 
@@ -290,6 +298,25 @@ static void idem_store(struct request *r, int status, struct evbuffer *buf)
     free(val);
 }
 
+static void idem_forgotten(redisReply *reply, const char *err, void *arg)
+{
+    (void)reply;
+    (void)arg;
+    if (err != NULL)
+        log_warn("event=idempotency_forget_failed error=\"%s\"", err);
+}
+
+/* Remove the request's pending record: it was refused before it ran. */
+static void idem_forget(struct request *r)
+{
+    char key[128];
+    const char *argv[2] = {"DEL", key};
+
+    idem_key(r, key, sizeof(key));
+    if (rclient_command(r->srv->redis, idem_forgotten, NULL, 2, argv, NULL) != 0)
+        log_warn("event=idempotency_forget_failed error=\"redis unavailable\"");
+}
+
 static void request_free(struct request *r)
 {
     struct http_server *srv = r->srv;
@@ -322,7 +349,13 @@ static void request_finish(struct request *r, int status, const char *ctype, str
         evhttp_add_header(out, "Idempotent-Replayed", "true");
     if (r->srv->draining)
         evhttp_add_header(out, "Connection", "close");
-    if (r->idem_store && status < 500)
+    /*
+     * A 400 is a request refused before it ran: it leaves no record (a retry
+     * runs again). A 5xx keeps the pending one: what it did is not known.
+     */
+    if (r->idem_store && status == 400)
+        idem_forget(r);
+    else if (r->idem_store && status < 500)
         idem_store(r, status, buf);
     if (evhttp_request_get_command(r->ev) == EVHTTP_REQ_HEAD) {
         /* evhttp would send the body: keep only its length. */
@@ -589,6 +622,27 @@ void request_idempotent(struct request *r, http_handler_cb *next)
         request_reply_unavailable(r);
 }
 
+/* Whether the request's key is over its rate ("limits" in the config); if so, answers 429. */
+static int rate_limited(struct request *r)
+{
+    const struct config *cfg = r->srv->cfg;
+    char after[24];
+    long wait;
+
+    if (cfg->rate_per_second <= 0.0)
+        return 0;
+    wait = rate_take(&r->srv->buckets[r->key - cfg->keys], cfg->rate_per_second, cfg->rate_burst,
+                     now_ns());
+    if (wait == 0)
+        return 0;
+    snprintf(after, sizeof(after), "%ld", wait);
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Retry-After", after);
+    request_reply_problem(r, PROBLEM_RATE_LIMITED, NULL, NULL,
+                          "this API key may make %g requests a second; retry in %ld s",
+                          cfg->rate_per_second, wait);
+    return 1;
+}
+
 static int authenticate(struct request *r)
 {
     const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Authorization");
@@ -603,6 +657,8 @@ static int authenticate(struct request *r)
         request_reply_problem(r, PROBLEM_UNAUTHORIZED, NULL, NULL, "unknown API key");
         return -1;
     }
+    if (rate_limited(r))
+        return -1;
     if ((r->route->roles & r->key->role) == 0) {
         request_reply_problem(r, PROBLEM_FORBIDDEN, NULL, NULL,
                               "%s %s key may not use this endpoint",
@@ -656,6 +712,17 @@ static int read_body(struct request *r)
     return 0;
 }
 
+int http_idempotency_key_valid(const char *key)
+{
+    size_t len = strlen(key);
+
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)key[i] < 0x20 || (unsigned char)key[i] > 0x7e)
+            return 0;
+    }
+    return len >= 1 && len <= 128;
+}
+
 static int read_idempotency_key(struct request *r)
 {
     const char *k = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Idempotency-Key");
@@ -666,16 +733,12 @@ static int read_idempotency_key(struct request *r)
 
     if (k == NULL || evhttp_request_get_command(r->ev) != EVHTTP_REQ_POST)
         return 0;
-    len = strlen(k);
-    for (size_t i = 0; i < len; i++) {
-        if ((unsigned char)k[i] < 0x20 || (unsigned char)k[i] > 0x7e)
-            len = 0;
-    }
-    if (len < 1 || len > 128) {
+    if (!http_idempotency_key_valid(k)) {
         request_reply_problem(r, PROBLEM_INVALID_FIELD, "Idempotency-Key", NULL,
                               "an Idempotency-Key is 1 to 128 printable ASCII characters");
         return -1;
     }
+    len = strlen(k);
     sha256_init(&h);
     sha256_update(&h, r->key ? r->key->name : "-", strlen(r->key ? r->key->name : "-"));
     sha256_update(&h, "\n", 1);
@@ -723,6 +786,7 @@ static void dispatch(struct request *r)
 {
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->ev);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    const char *query;
     enum evhttp_cmd_type m = evhttp_request_get_command(r->ev);
     const char *seg[MAX_SEGMENTS];
     char split[sizeof(r->pathbuf)];
@@ -757,7 +821,10 @@ static void dispatch(struct request *r)
         reply_no_route(r, allow);
         return;
     }
-    if (evhttp_parse_query_str(uri ? evhttp_uri_get_query(uri) : NULL, &r->query) != 0) {
+    query = uri ? evhttp_uri_get_query(uri) : NULL;
+    /* A decoded NUL would cut a value short ("sku=MUG-01%00x" read as "MUG-01"): refuse it. */
+    if ((query != NULL && strstr(query, "%00") != NULL) ||
+        evhttp_parse_query_str(query, &r->query) != 0) {
         request_reply_problem(r, PROBLEM_INVALID_QUERY, NULL, NULL, "malformed query string");
         return;
     }
@@ -803,7 +870,7 @@ int http_server_listen(struct http_server *srv, const char *host, int port, char
                                               EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     evhttp_set_max_body_size(srv->http, BODY_BACKSTOP);
     evhttp_set_max_headers_size(srv->http, 16 * 1024);
-    evhttp_set_timeout(srv->http, 30);
+    evhttp_set_timeout(srv->http, (int)srv->cfg->request_timeout_secs);
     evhttp_set_gencb(srv->http, on_request, srv);
     srv->bound = evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t)port);
     if (srv->bound == NULL) {

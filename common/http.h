@@ -194,6 +194,12 @@ void request_reply_stored(struct request *r, int status, const char *json, size_
  */
 void request_idempotent(struct request *r, http_handler_cb *next);
 
+/*
+ * http_idempotency_key_valid - 1 if @key (an Idempotency-Key header value) is
+ * 1 to 128 printable ASCII characters, else 0.
+ */
+int http_idempotency_key_valid(const char *key);
+
 /* request_may_location - 1 if the request's key may act at @location (store keys: own only). */
 int request_may_location(const struct request *r, const char *location);
 

@@ -34,6 +34,7 @@ static const struct problem_info problems[PROBLEM__COUNT] = {
     [PROBLEM_UNKNOWN_REFERENCE] = {422, "unknown-reference", "Unknown reference"},
     [PROBLEM_IDEMPOTENCY_REUSED] = {422, "idempotency-key-reused",
                                     "Idempotency key reused with a different request"},
+    [PROBLEM_RATE_LIMITED] = {429, "rate-limited", "Too many requests"},
     [PROBLEM_INTERNAL] = {500, "internal", "Internal error"},
     [PROBLEM_UNAVAILABLE] = {503, "unavailable", "Service unavailable"},
 };

@@ -26,6 +26,7 @@ enum problem_code {
     PROBLEM_UNSUPPORTED_MEDIA,   /* 415 */
     PROBLEM_UNKNOWN_REFERENCE,   /* 422 */
     PROBLEM_IDEMPOTENCY_REUSED,  /* 422: same key, different request */
+    PROBLEM_RATE_LIMITED,        /* 429: the key made too many requests; Retry-After says when */
     PROBLEM_INTERNAL,            /* 500 */
     PROBLEM_UNAVAILABLE,         /* 503 */
     PROBLEM__COUNT

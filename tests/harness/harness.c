@@ -530,6 +530,19 @@ static int write_config(struct harness *h, const char *extra)
     return rc;
 }
 
+/*
+ * slow - OMNISTOCK_TEST_SLOW, a whole factor (1 to 100) by which the harness's own waits for
+ * the daemon are stretched: readiness, stop, and the HTTP timeout per exchange. For a daemon
+ * run under valgrind (tests/bench/valgrind); the tests' assertions are not changed by it.
+ */
+static int slow(void)
+{
+    const char *v = getenv("OMNISTOCK_TEST_SLOW");
+    int f = v != NULL ? atoi(v) : 1;
+
+    return f >= 1 && f <= 100 ? f : 1;
+}
+
 static const char *daemon_path(void)
 {
     const char *p = getenv("OMNISTOCKD");
@@ -559,8 +572,8 @@ static int daemon_launch(struct harness *h)
         h->daemon_pid = 0;
         return -1;
     }
-    h->timeout_ms = 1000;
-    deadline = now_ms() + DAEMON_READY_MS;
+    h->timeout_ms = 1000 * slow();
+    deadline = now_ms() + (long long)DAEMON_READY_MS * slow();
     while (now_ms() < deadline) {
         struct harness_response *r;
         int status = reap(h->daemon_pid);
@@ -582,7 +595,7 @@ static int daemon_launch(struct harness *h)
         sleep_ms(50);
     }
     h->timeout_ms = timeout;
-    fprintf(stderr, "harness: omnistockd not ready in %d ms\n", DAEMON_READY_MS);
+    fprintf(stderr, "harness: omnistockd not ready in %d ms\n", DAEMON_READY_MS * slow());
     harness_daemon_log(h, 4000);
     stop_child(h->daemon_pid, 1000);
     h->daemon_pid = 0;
@@ -608,7 +621,7 @@ struct harness *harness_start_redis_args(const char *extra_config, const char *c
         return NULL;
     }
     h->redis.extra_args = redis_args;
-    h->timeout_ms = 10000;
+    h->timeout_ms = 10000 * slow();
     snprintf(h->dir, sizeof(h->dir), "/tmp/omnistock-it-XXXXXX");
     if (mkdtemp(h->dir) == NULL) {
         fprintf(stderr, "harness: mkdtemp: %s\n", strerror(errno));
@@ -645,7 +658,7 @@ int harness_stop(struct harness *h)
         return 0;
     }
     if (h->daemon_pid > 0) {
-        int status = stop_child(h->daemon_pid, DAEMON_STOP_MS);
+        int status = stop_child(h->daemon_pid, DAEMON_STOP_MS * slow());
 
         if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
             fprintf(stderr,
@@ -686,7 +699,7 @@ int harness_daemon_restart(struct harness *h)
         return -1;
     }
     if (h->daemon_pid > 0) {
-        stop_child(h->daemon_pid, DAEMON_STOP_MS);
+        stop_child(h->daemon_pid, DAEMON_STOP_MS * slow());
         h->daemon_pid = 0;
     }
     for (int i = 0; i < DAEMON_ATTEMPTS && rc == 1; i++) {

@@ -7,6 +7,12 @@
  * handler if a test exits early, and by the kernel (PR_SET_PDEATHSIG) if the
  * test process is killed.
  *
+ * Environment: OMNISTOCKD, the daemon binary to run (default: the one built
+ * beside the tests; may be a wrapper script that execs it, e.g. under valgrind).
+ * OMNISTOCK_TEST_SLOW, a whole factor (1..100, default 1) that stretches the
+ * harness's own waits for the daemon (ready 10 s, stop 10 s, HTTP timeout 10 s
+ * per exchange): for a daemon slowed down by valgrind. It changes no assertion.
+ *
  * Ownership: every struct harness_response is new and freed by
  * harness_response_free(); json_t pointers returned by lookups are borrowed.
  */
@@ -90,7 +96,7 @@ struct harness {
     char config_path[PATH_MAX];
     char log_path[PATH_MAX];
     char keys[HARNESS_NROLES][HARNESS_KEY_SIZE];
-    int timeout_ms; /* HTTP client timeout per exchange, default 10000 */
+    int timeout_ms; /* HTTP client timeout per exchange, default 10000 (x OMNISTOCK_TEST_SLOW) */
 };
 
 /*

@@ -1,7 +1,9 @@
 /*
- * test_auth.c - every route of this issue against every role, per the role
- * table of API.md (tests/data/integration/auth.json), plus missing, unknown and
- * malformed keys, and the public operational endpoints.
+ * test_auth.c - every route (the route tables of services/<module>/<area>_http.c,
+ * services/omnistockd/main.c and services/console) against every role, and a
+ * store key at its own and at another store, per the role table of API.md
+ * (tests/data/integration/auth.json); missing, unknown and malformed keys;
+ * the public operational endpoints; and no key ever written to the log.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,13 +11,68 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "common/sha256.h"
 #include "tests/harness/harness.h"
 
 #define ADMIN (h->keys[HARNESS_ADMIN])
+
+/*
+ * Reservations at store-leeds made by group_setup, named in auth.json paths
+ * as "{held}" and so on: held, held, committed and held.
+ */
+static const char *const resv_names[] = {"{held}", "{to_commit}", "{to_fulfil}", "{to_release}"};
+#define NRESV (sizeof(resv_names) / sizeof(resv_names[0]))
+static char resv_ids[NRESV][80];
+
+/* Hold one MUG-01 for collection at store-leeds, committed if @commit; its id into @id. */
+static void hold_at_leeds(struct harness *h, int commit, char *id, size_t size)
+{
+    struct harness_response *r = harness_post_json(
+        h, ADMIN, "/v1/reservations",
+        "{\"channel\": \"click_collect\", \"location\": \"store-leeds\", \"lines\": "
+        "[{\"sku\": \"MUG-01\", \"quantity\": 1}]}");
+    char path[160];
+
+    harness_assert_status(r, 201);
+    snprintf(id, size, "%s", harness_jstr(r->json, "id"));
+    harness_response_free(r);
+    if (commit) {
+        snprintf(path, sizeof(path), "/v1/reservations/%s/commit", id);
+        r = harness_http(h, "POST", path, ADMIN, NULL, NULL, 0);
+        harness_assert_status(r, 200);
+        harness_response_free(r);
+    }
+}
+
+/* @c with the reservation names of its path replaced by their ids. @return new. */
+static json_t *case_with_ids(json_t *c)
+{
+    json_t *copy = json_deep_copy(c);
+    char path[512];
+
+    snprintf(path, sizeof(path), "%s", harness_jstr(c, "path"));
+    for (size_t i = 0; i < NRESV; i++) {
+        char *at = strstr(path, resv_names[i]);
+        char rest[512];
+
+        if (at == NULL) {
+            continue;
+        }
+        snprintf(rest, sizeof(rest), "%s", at + strlen(resv_names[i]));
+        snprintf(at, sizeof(path) - (size_t)(at - path), "%s%s", resv_ids[i], rest);
+    }
+    json_object_set_new(copy, "path", json_string(path));
+    return copy;
+}
 
 static int group_setup(void **state)
 {
@@ -27,7 +84,8 @@ static int group_setup(void **state)
         return -1;
     }
     harness_admin_put(h, "/v1/locations/store-leeds",
-                      "{\"name\": \"Leeds\", \"type\": \"store\", \"fulfils\": [\"store\"]}");
+                      "{\"name\": \"Leeds\", \"type\": \"store\", \"fulfils\": [\"store\", "
+                      "\"click_collect\"]}");
     harness_admin_put(h, "/v1/locations/store-york",
                       "{\"name\": \"York\", \"type\": \"store\", \"fulfils\": [\"store\"]}");
     harness_admin_put(h, "/v1/products/MUG-01",
@@ -38,6 +96,15 @@ static int group_setup(void **state)
                           "\"receipt\", \"quantity\": 10}");
     harness_assert_status(r, 201);
     harness_response_free(r);
+    r = harness_post_json(h, ADMIN, "/v1/movements",
+                          "{\"sku\": \"MUG-01\", \"location\": \"store-leeds\", \"type\": "
+                          "\"receipt\", \"quantity\": 20}");
+    harness_assert_status(r, 201);
+    harness_response_free(r);
+    for (size_t i = 0; i < NRESV; i++) {
+        hold_at_leeds(h, strcmp(resv_names[i], "{to_fulfil}") == 0, resv_ids[i],
+                      sizeof(resv_ids[i]));
+    }
     return 0;
 }
 
@@ -57,6 +124,49 @@ static const struct {
     {"admin", HARNESS_ADMIN},
 };
 
+/*
+ * The status of a GET of @path as @key whose response never ends (a stream):
+ * read from its head, then the connection is closed. 0 if no head came.
+ */
+static int stream_status(const struct harness *h, const char *path, const char *key)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->port)};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    char req[512], head[4096] = "";
+    size_t got = 0;
+    int status = 0;
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n",
+             path, key);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req)) {
+        goto out;
+    }
+    while (got + 1 < sizeof(head) && strstr(head, "\r\n\r\n") == NULL) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        ssize_t n;
+
+        if (poll(&pfd, 1, h->timeout_ms) != 1) {
+            break;
+        }
+        n = recv(fd, head + got, sizeof(head) - 1 - got, 0);
+        if (n <= 0) {
+            break;
+        }
+        got += (size_t)n;
+        head[got] = '\0';
+    }
+    if (sscanf(head, "HTTP/1.%*d %d", &status) != 1) {
+        status = 0;
+    }
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    return status;
+}
+
 static void test_auth__each_route_by_role(void **state)
 {
     struct harness *h = *state;
@@ -66,6 +176,8 @@ static void test_auth__each_route_by_role(void **state)
 
     json_array_foreach(cases, i, c)
     {
+        json_t *sent = case_with_ids(c);
+
         for (size_t k = 0; k < sizeof(roles) / sizeof(roles[0]); k++) {
             json_t *want = harness_jget(c, "expect");
             struct harness_response *r;
@@ -77,7 +189,13 @@ static void test_auth__each_route_by_role(void **state)
             }
             harness_context("%s as %s", harness_jstr(c, "name"), roles[k].name);
             assert_int_equal(harness_redis_digest(&h->redis, before), 0);
-            r = harness_send_case(h, c, h->keys[roles[k].role]);
+            if (json_is_true(json_object_get(c, "stream"))) {
+                assert_int_equal(
+                    stream_status(h, harness_jstr(sent, "path"), h->keys[roles[k].role]),
+                    json_integer_value(want));
+                continue;
+            }
+            r = harness_send_case(h, sent, h->keys[roles[k].role]);
             if (json_integer_value(want) == 403) {
                 harness_assert_problem(r, 403, "forbidden", NULL);
                 harness_assert_unchanged(h, before);
@@ -86,6 +204,7 @@ static void test_auth__each_route_by_role(void **state)
             }
             harness_response_free(r);
         }
+        json_decref(sent);
     }
     harness_context(NULL);
     json_decref(cases);
@@ -136,10 +255,15 @@ static void test_auth__missing_unknown_or_malformed_key_is_401(void **state)
 
     json_array_foreach(cases, i, c)
     {
-        for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
+        json_t *sent = case_with_ids(c);
+
+        for (size_t v = 0; !json_is_true(json_object_get(c, "public")) &&
+                           v < sizeof(variants) / sizeof(variants[0]);
+             v++) {
             harness_context("%s with %s", harness_jstr(c, "name"), names[v]);
-            assert_unauthorized(h, c, variants[v]);
+            assert_unauthorized(h, sent, variants[v]);
         }
+        json_decref(sent);
     }
     harness_context(NULL);
     json_decref(cases);
@@ -221,6 +345,66 @@ static void test_auth__operational_endpoints_need_no_key(void **state)
     harness_context(NULL);
 }
 
+/* Whether the file at @path holds @needle. */
+static int file_contains(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "rb");
+    char *text;
+    long len;
+    int found;
+
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    len = ftell(f);
+    assert_true(len >= 0);
+    rewind(f);
+    text = calloc(1, (size_t)len + 1);
+    assert_non_null(text);
+    assert_int_equal(fread(text, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    found = strstr(text, needle) != NULL;
+    free(text);
+    return found;
+}
+
+/*
+ * After every route was called with every key (the tests above), and with
+ * keys that are wrong in every way here, no key appears in the daemon's log:
+ * neither a configured key, nor its SHA-256, nor a key the daemon refused.
+ */
+static void test_auth__keys_never_appear_in_the_log(void **state)
+{
+    static const char *const refused[] = {
+        "Authorization: Bearer refused-key-7c1e9a55d0b2",
+        "Authorization: Basic cmVmdXNlZC1iYXNpYy03YzFl",
+        "Authorization: bearer refused-lower-case-7c1e",
+    };
+    struct harness *h = *state;
+
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        const char *hdrs[] = {refused[i], NULL};
+        struct harness_response *r =
+            harness_http(h, "GET", "/v1/stock/MUG-01", NULL, hdrs, NULL, 0);
+
+        harness_assert_status(r, 401);
+        harness_response_free(r);
+    }
+    /* Every line of the traffic above is in the log by now: a request is logged as answered. */
+    for (int k = 0; k < HARNESS_NROLES; k++) {
+        char hex[65];
+
+        sha256_hex(h->keys[k], strlen(h->keys[k]), hex);
+        harness_context("key %d in %s", k, h->log_path);
+        assert_true(file_contains(h->log_path, "event=request"));
+        assert_false(file_contains(h->log_path, h->keys[k]));
+        assert_false(file_contains(h->log_path, hex));
+    }
+    assert_false(file_contains(h->log_path, "refused-key-7c1e9a55d0b2"));
+    assert_false(file_contains(h->log_path, "cmVmdXNlZC1iYXNpYy03YzFl"));
+    assert_false(file_contains(h->log_path, "refused-lower-case-7c1e"));
+    harness_context(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -229,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_auth__store_cannot_move_stock_elsewhere_in_a_batch),
         cmocka_unit_test(test_auth__a_key_can_ask_who_it_is),
         cmocka_unit_test(test_auth__operational_endpoints_need_no_key),
+        cmocka_unit_test(test_auth__keys_never_appear_in_the_log),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
