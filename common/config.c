@@ -301,10 +301,42 @@ static int load_limits(struct config *cfg, json_t *obj, char *err, size_t errlen
     return 0;
 }
 
+/* "cors": {"allow_origins": ["https://shop.example", ...]}: exact origins, scheme://host[:port]. */
+static int load_cors(struct config *cfg, json_t *obj, char *err, size_t errlen)
+{
+    json_t *list = NULL, *v;
+    size_t i;
+
+    if (json_unpack(obj, "{s?o !}", "allow_origins", &list) != 0 ||
+        (list != NULL && !json_is_array(list)))
+        return fail(err, errlen, "config: cors takes an array allow_origins only");
+    if (json_array_size(list) > CONFIG_ORIGINS_MAX)
+        return fail(err, errlen, "config: cors.allow_origins holds at most %d origins",
+                    CONFIG_ORIGINS_MAX);
+    cfg->cors_origins = calloc(json_array_size(list) + 1, sizeof(*cfg->cors_origins));
+    if (cfg->cors_origins == NULL)
+        return fail(err, errlen, "config: out of memory");
+    json_array_foreach(list, i, v)
+    {
+        const char *o = json_string_value(v);
+        const char *host = o != NULL ? strstr(o, "://") : NULL;
+        if (o == NULL || strlen(o) >= CONFIG_ORIGIN_SIZE || host == NULL || host[3] == '\0' ||
+            strchr(host + 3, '/') != NULL ||
+            (strncmp(o, "https://", 8) != 0 && strncmp(o, "http://", 7) != 0))
+            return fail(err, errlen,
+                        "config: cors.allow_origins[%zu] must be an origin: http(s)://host[:port], "
+                        "no path",
+                        i);
+        snprintf(cfg->cors_origins[cfg->ncors++], CONFIG_ORIGIN_SIZE, "%s", o);
+    }
+    return 0;
+}
+
 static int load_file(struct config *cfg, const char *path, char *err, size_t errlen)
 {
     json_error_t jerr;
     json_t *root, *keys = NULL, *resv = NULL, *rec = NULL, *thr = NULL, *ev = NULL, *lim = NULL;
+    json_t *cors = NULL;
     json_int_t parts = cfg->partitions, low = cfg->low_stock;
     json_int_t clients = cfg->stream_max_clients, buffer = cfg->stream_buffer_bytes;
     json_int_t heartbeat = cfg->stream_heartbeat_ms, kept = cfg->events_maxlen;
@@ -313,9 +345,9 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
     root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL)
         return fail(err, errlen, "config: %s: %s (line %d)", path, jerr.text, jerr.line);
-    if (json_unpack_ex(root, &jerr, 0, "{s?o, s?o, s?o, s?o, s?o, s?I, s?o !}", "api_keys", &keys,
-                       "reservations", &resv, "recommendations", &rec, "thresholds", &thr, "events",
-                       &ev, "partitions", &parts, "limits", &lim) != 0) {
+    if (json_unpack_ex(root, &jerr, 0, "{s?o, s?o, s?o, s?o, s?o, s?I, s?o, s?o !}", "api_keys",
+                       &keys, "reservations", &resv, "recommendations", &rec, "thresholds", &thr,
+                       "events", &ev, "partitions", &parts, "limits", &lim, "cors", &cors) != 0) {
         fail(err, errlen, "config: %s: %s", path, jerr.text);
         goto out;
     }
@@ -326,6 +358,8 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
     if (rec != NULL && load_recommendations(cfg, rec, err, errlen) != 0)
         goto out;
     if (lim != NULL && load_limits(cfg, lim, err, errlen) != 0)
+        goto out;
+    if (cors != NULL && load_cors(cfg, cors, err, errlen) != 0)
         goto out;
     if (thr != NULL && json_unpack(thr, "{s?I !}", "low_stock", &low) != 0) {
         fail(err, errlen, "config: thresholds takes an integer low_stock only");
@@ -492,9 +526,11 @@ void config_release(struct config *cfg)
         return;
     free(cfg->keys);
     free(cfg->sensitive_categories);
+    free(cfg->cors_origins);
     cfg->keys = NULL;
     cfg->sensitive_categories = NULL;
-    cfg->nkeys = cfg->nsensitive = 0;
+    cfg->cors_origins = NULL;
+    cfg->nkeys = cfg->nsensitive = cfg->ncors = 0;
 }
 
 const struct api_key *config_find_key(const struct config *cfg, const char *key, size_t len)

@@ -22,6 +22,9 @@ enum role {
 /* role_name - "storefront", "store", "agent" or "admin". */
 const char *role_name(enum role r);
 
+#define CONFIG_ORIGIN_SIZE 256 /* "https://host:port", and its NUL */
+#define CONFIG_ORIGINS_MAX 32
+
 struct api_key {
     char name[PROTO_ID_SIZE];
     enum role role;
@@ -67,6 +70,10 @@ struct config {
     double rate_per_second;         /* requests each API key may make a second; 0 = no limit */
     double rate_burst;              /* requests a key may make at once (the bucket's size) */
     long long request_timeout_secs; /* a connection idle this long mid-request is closed */
+
+    /* Other origins whose browser pages may call the API (CORS); none by default. */
+    char (*cors_origins)[CONFIG_ORIGIN_SIZE]; /* owned */
+    size_t ncors;
 
     /* Server-Sent Events streams */
     long long stream_max_clients;  /* open streams at once; more get 503 */

@@ -760,16 +760,13 @@ static int read_idempotency_key(struct request *r)
     return 0;
 }
 
-static void reply_no_route(struct request *r, unsigned allow)
+/* "GET, POST": the methods in @allow (EVHTTP_REQ_* bits), into @list (64 bytes). */
+static void method_list(unsigned allow, char list[64])
 {
     static const enum evhttp_cmd_type order[] = {EVHTTP_REQ_GET, EVHTTP_REQ_PUT, EVHTTP_REQ_POST,
                                                  EVHTTP_REQ_DELETE};
-    char list[64] = "";
 
-    if (allow == 0) {
-        request_reply_problem(r, PROBLEM_NOT_FOUND, NULL, NULL, "no such resource");
-        return;
-    }
+    list[0] = '\0';
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
         if (allow & order[i]) {
             if (list[0])
@@ -777,7 +774,56 @@ static void reply_no_route(struct request *r, unsigned allow)
             strcat(list, method_name(order[i]));
         }
     }
-    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Allow", list);
+}
+
+/*
+ * CORS, only for the origins the config names: the request's Origin when it
+ * is one of them (the answer then says so), else NULL (the browser keeps
+ * the answer from the page, as for any other site).
+ */
+static const char *cors_allow(struct request *r)
+{
+    const struct config *cfg = r->srv->cfg;
+    struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
+    const char *origin;
+
+    if (cfg->ncors == 0)
+        return NULL;
+    evhttp_add_header(out, "Vary", "Origin");
+    origin = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Origin");
+    for (size_t i = 0; origin != NULL && i < cfg->ncors; i++) {
+        if (strcmp(origin, cfg->cors_origins[i]) == 0) {
+            evhttp_add_header(out, "Access-Control-Allow-Origin", origin);
+            evhttp_add_header(out, "Access-Control-Expose-Headers",
+                              "X-Request-Id, Retry-After, Idempotent-Replayed");
+            return origin;
+        }
+    }
+    return NULL;
+}
+
+static void reply_no_route(struct request *r, unsigned allow, const char *origin)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
+    char list[64];
+
+    if (allow == 0) {
+        request_reply_problem(r, PROBLEM_NOT_FOUND, NULL, NULL, "no such resource");
+        return;
+    }
+    method_list(allow, list);
+    /* A browser asking, for an allowed origin, whether it may send the real request. */
+    if (origin != NULL && evhttp_request_get_command(r->ev) == EVHTTP_REQ_OPTIONS &&
+        evhttp_find_header(evhttp_request_get_input_headers(r->ev),
+                           "Access-Control-Request-Method") != NULL) {
+        evhttp_add_header(out, "Access-Control-Allow-Methods", list);
+        evhttp_add_header(out, "Access-Control-Allow-Headers",
+                          "Authorization, Content-Type, Idempotency-Key, Last-Event-ID");
+        evhttp_add_header(out, "Access-Control-Max-Age", "600");
+        request_reply_empty(r, 204);
+        return;
+    }
+    evhttp_add_header(out, "Allow", list);
     request_reply_problem(r, PROBLEM_METHOD_NOT_ALLOWED, NULL, NULL,
                           "this resource answers %s only", list);
 }
@@ -786,7 +832,7 @@ static void dispatch(struct request *r)
 {
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->ev);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-    const char *query;
+    const char *query, *origin = cors_allow(r);
     enum evhttp_cmd_type m = evhttp_request_get_command(r->ev);
     const char *seg[MAX_SEGMENTS];
     char split[sizeof(r->pathbuf)];
@@ -818,7 +864,7 @@ static void dispatch(struct request *r)
         }
     }
     if (r->route == NULL) {
-        reply_no_route(r, allow);
+        reply_no_route(r, allow, origin);
         return;
     }
     query = uri ? evhttp_uri_get_query(uri) : NULL;
