@@ -43,6 +43,7 @@ struct stream {
     int from_now;      /* no Last-Event-ID: starts where the hub is when it has a place */
     int live;          /* caught up: the hub feeds it */
     int reading;       /* a catch-up read is in flight */
+    int redact;        /* leave out who the customer is (sees_customers) */
     uint64_t last_write_ms;
     struct stream *prev, *next;
 };
@@ -145,6 +146,15 @@ static int read_cursor(struct request *r, const char *name, const char *s, struc
     return -1;
 }
 
+/*
+ * Whether @r's key may see who a customer is: agents and admins. The events
+ * of a whole reservation name its customer; the other roles read them without.
+ */
+static int sees_customers(const struct request *r)
+{
+    return (r->key->role & (ROLE_AGENT | ROLE_ADMIN)) != 0;
+}
+
 /* ---- GET /v1/events ---- */
 
 static void page_read(json_t *events, const struct ev_pos *next, const char *err, void *arg)
@@ -156,6 +166,11 @@ static void page_read(json_t *events, const struct ev_pos *next, const char *err
         log_warn("event=events_read_failed err=\"%s\"", err);
         request_reply_unavailable(r);
         return;
+    }
+    if (!sees_customers(r)) {
+        size_t i;
+        json_t *ev;
+        json_array_foreach(events, i, ev) json_object_del(ev, "customer");
     }
     ev_cursor_format(next, cursor);
     request_reply_json(r, 200, json_pack("{s:o, s:s}", "events", events, "next", cursor));
@@ -260,7 +275,16 @@ static int stream_deliver(struct stream *s, json_t *events)
         if (id == NULL || ev_cursor_parse(id, s->hub->cfg->partitions, &pos) != 0 ||
             ev_pos_cmp(&pos, &s->q.after) <= 0 || !ev_query_matches(&s->q, ev))
             continue;
-        if ((text = json_dumps(ev, JSON_COMPACT)) == NULL)
+        if (s->redact && json_object_get(ev, "customer") != NULL) {
+            /* The hub's events are shared by every stream: dump a copy without the name. */
+            json_t *copy = json_copy(ev);
+            json_object_del(copy, "customer");
+            text = json_dumps(copy, JSON_COMPACT);
+            json_decref(copy);
+        } else {
+            text = json_dumps(ev, JSON_COMPACT);
+        }
+        if (text == NULL)
             continue;
         evbuffer_add_printf(buf, "id: %s\nevent: %s\ndata: %s\n\n", id,
                             json_string_value(json_object_get(ev, "type")), text);
@@ -477,6 +501,7 @@ static void events_stream(struct request *r)
     s->hub = hub;
     s->r = r;
     s->from_now = last == NULL && after == NULL;
+    s->redact = !sees_customers(r);
     s->next = hub->streams;
     if (hub->streams)
         hub->streams->prev = s;

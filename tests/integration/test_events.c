@@ -774,6 +774,83 @@ static void test_events__streams_answer_503_while_redis_is_down_and_resume_after
     sse_close(s);
 }
 
+/* Hold one EV-E at wh-1 for @customer and commit it: reservation.committed and order.placed. */
+static void order_for(struct harness *h, const char *customer)
+{
+    struct harness_response *r;
+    char body[256], path[128];
+
+    movement(h, "EV-E", "wh-1", "receipt", 1);
+    snprintf(body, sizeof(body),
+             "{\"channel\": \"web\", \"customer\": \"%s\", \"lines\": [{\"sku\": \"EV-E\", "
+             "\"quantity\": 1}]}",
+             customer);
+    r = harness_post_json(h, h->keys[HARNESS_STOREFRONT], "/v1/reservations", body);
+    harness_assert_status(r, 201);
+    snprintf(path, sizeof(path), "/v1/reservations/%s/commit", harness_jstr(r->json, "id"));
+    harness_response_free(r);
+    r = harness_http(h, "POST", path, h->keys[HARNESS_STOREFRONT], NULL, "", 0);
+    harness_assert_status(r, 200);
+    harness_response_free(r);
+}
+
+/* The order.placed events of a page for @key, with how many name @customer. */
+static size_t orders_naming(struct harness *h, const char *key, const char *customer,
+                            size_t *placed)
+{
+    struct harness_response *r;
+    size_t i, naming = 0;
+    json_t *ev;
+
+    /* Past the millisecond of the commit, the page holds its events. */
+    usleep(20 * 1000);
+    r = harness_get(h, key, "/v1/events?type=order.placed&limit=1000");
+    harness_assert_status(r, 200);
+    *placed = json_array_size(json_object_get(r->json, "events"));
+    json_array_foreach(json_object_get(r->json, "events"), i, ev)
+    {
+        const char *c = json_string_value(json_object_get(ev, "customer"));
+        naming += c != NULL && strcmp(c, customer) == 0;
+        assert_non_null(json_object_get(ev, "lines"));
+    }
+    if (naming == 0)
+        assert_null(strstr(r->body, customer)); /* not anywhere else either */
+    harness_response_free(r);
+    return naming;
+}
+
+static void test_events__only_agents_and_admins_see_who_ordered(void **state)
+{
+    struct harness *h = *state;
+    struct sse *store, *agent;
+    struct sse_event ev;
+    size_t placed;
+
+    order_for(h, "cust-ev-1");
+    assert_int_equal(orders_naming(h, h->keys[HARNESS_AGENT], "cust-ev-1", &placed), 1);
+    assert_int_equal(orders_naming(h, ADMIN, "cust-ev-1", &placed), 1);
+    assert_int_equal(orders_naming(h, h->keys[HARNESS_STOREFRONT], "cust-ev-1", &placed), 0);
+    assert_true(placed >= 1);
+    assert_int_equal(orders_naming(h, h->keys[HARNESS_STORE_LEEDS], "cust-ev-1", &placed), 0);
+    assert_true(placed >= 1);
+
+    /* The same live, from one shared reader. */
+    store = sse_open(h, h->keys[HARNESS_STORE_LEEDS], "/v1/events/stream?type=order.", NULL, 0);
+    agent = sse_open(h, h->keys[HARNESS_AGENT], "/v1/events/stream?type=order.", NULL, 0);
+    sse_expect_open(store);
+    sse_expect_open(agent);
+    order_for(h, "cust-ev-2");
+    sse_expect_event(agent, &ev);
+    assert_string_equal(json_string_value(json_object_get(ev.data, "customer")), "cust-ev-2");
+    json_decref(ev.data);
+    sse_expect_event(store, &ev);
+    assert_string_equal(ev.type, "order.placed");
+    assert_null(json_object_get(ev.data, "customer"));
+    json_decref(ev.data);
+    sse_close(store);
+    sse_close(agent);
+}
+
 static int group_setup(void **state)
 {
     struct harness *h = harness_start();
@@ -923,6 +1000,7 @@ int main(void)
         cmocka_unit_test(test_events__resuming_with_last_event_id_loses_and_repeats_nothing),
         cmocka_unit_test(test_events__a_stream_resumes_from_an_old_cursor_with_its_filter),
         cmocka_unit_test(test_events__many_streams_all_see_a_movement),
+        cmocka_unit_test(test_events__only_agents_and_admins_see_who_ordered),
         cmocka_unit_test(test_events__streams_answer_503_while_redis_is_down_and_resume_after),
     };
     const struct CMUnitTest own[] = {
