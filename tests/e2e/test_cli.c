@@ -278,19 +278,6 @@ static long long level(struct harness *h, const char *sku, const char *location,
     return v;
 }
 
-static void receipt(struct harness *h, const char *sku, const char *location, int quantity)
-{
-    char body[256];
-    struct harness_response *r;
-
-    snprintf(body, sizeof(body),
-             "{\"sku\": \"%s\", \"location\": \"%s\", \"type\": \"receipt\", \"quantity\": %d}",
-             sku, location, quantity);
-    r = harness_post_json(h, ADMIN, "/v1/movements", body);
-    harness_assert_status(r, 201);
-    harness_response_free(r);
-}
-
 static char *temp_file(const struct harness *h, const char *name, const char *text)
 {
     char *path = malloc(PATH_MAX);
@@ -346,12 +333,12 @@ static int group_setup(void **state)
     harness_admin_put(h, "/v1/products/PLATE-02",
                       "{\"name\": \"Plate\", \"category\": \"kitchen\", \"price\": "
                       "{\"amount\": 599, \"currency\": \"GBP\"}}");
-    receipt(h, "MUG-01", "wh-1", 100);
-    receipt(h, "MUG-01", "store-leeds", 10);
-    receipt(h, "MUG-01", "store-york", 5);
-    receipt(h, "COASTER-4", "wh-1", 50);
-    receipt(h, "COASTER-4", "store-leeds", 20);
-    receipt(h, "PLATE-02", "store-leeds", 3);
+    harness_receipt(h, "MUG-01", "wh-1", 100);
+    harness_receipt(h, "MUG-01", "store-leeds", 10);
+    harness_receipt(h, "MUG-01", "store-york", 5);
+    harness_receipt(h, "COASTER-4", "wh-1", 50);
+    harness_receipt(h, "COASTER-4", "store-leeds", 20);
+    harness_receipt(h, "PLATE-02", "store-leeds", 3);
     return 0;
 }
 
@@ -633,7 +620,7 @@ static void test_cli__history_lists_the_ledger_newest_first(void **state)
     struct run r;
     json_t *j;
 
-    receipt(h, "PLATE-02", "store-york", 4);
+    harness_receipt(h, "PLATE-02", "store-york", 4);
     r = run(h, AGENT, "history", "PLATE-02", "--location", "store-york", "--limit", "5");
     assert_exit(&r, 0);
     assert_row(&r, r.out, "AT EVENT LOCATION CHANGE ON HAND RESERVED AVAILABLE NOTE");

@@ -1202,6 +1202,22 @@ void harness_admin_put_(const struct harness *h, const char *path, const char *j
     harness_response_free(r);
 }
 
+void harness_receipt_(const struct harness *h, const char *sku, const char *location, int quantity,
+                      const char *file, int line)
+{
+    char body[256];
+    struct harness_response *r;
+
+    snprintf(body, sizeof(body),
+             "{\"sku\": \"%s\", \"location\": \"%s\", \"type\": \"receipt\", \"quantity\": %d}",
+             sku, location, quantity);
+    r = harness_post_json(h, h->keys[HARNESS_ADMIN], "/v1/movements", body);
+    if (r->status != 201) {
+        fail_with(r, file, line, "receipt %s as admin: expected 201, got %d", body, r->status);
+    }
+    harness_response_free(r);
+}
+
 void harness_assert_status_(const struct harness_response *r, int status, const char *file,
                             int line)
 {

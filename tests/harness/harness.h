@@ -245,6 +245,13 @@ void harness_assert_jstr_(const struct harness_response *r, const char *path, co
 void harness_admin_put_(const struct harness *h, const char *path, const char *json_text,
                         const char *file, int line);
 
+void harness_receipt_(const struct harness *h, const char *sku, const char *location, int quantity,
+                      const char *file, int line);
+
+/* A receipt of @quantity @sku at @location, as the admin; fails the test unless 201. */
+#define harness_receipt(h, sku, location, quantity)                                                \
+    harness_receipt_((h), (sku), (location), (quantity), __FILE__, __LINE__)
+
 /* PUT @json_text to @path with the admin key; fails the test unless 200 or 201. */
 #define harness_admin_put(h, path, json_text)                                                      \
     harness_admin_put_((h), (path), (json_text), __FILE__, __LINE__)

@@ -170,21 +170,6 @@ static void put_product(struct harness *h, const char *sku, const char *category
     put_product_in(h, sku, category, price, "GBP");
 }
 
-static void receipt(struct harness *h, const char *sku, const char *location, int quantity)
-{
-    char body[256];
-    struct harness_response *r;
-
-    snprintf(body, sizeof(body),
-             "{\"sku\": \"%s\", \"location\": \"%s\", \"type\": \"receipt\", \"quantity\": %d}",
-             sku, location, quantity);
-    r = harness_post_json(h, ADMIN, "/v1/movements", body);
-    harness_context("receipt %s", body);
-    harness_assert_status(r, 201);
-    harness_context(NULL);
-    harness_response_free(r);
-}
-
 /* An order id nobody else uses. */
 static void next_order_id(char id[32])
 {
@@ -264,11 +249,11 @@ static void scenario(struct harness *h, const char *primary, const struct cand *
     char skus[160];
 
     put_product(h, primary, "kitchen", PRIMARY_PRICE);
-    receipt(h, primary, "wh-1", 10);
+    harness_receipt(h, primary, "wh-1", 10);
     for (size_t i = 0; i < n; i++) {
         put_product(h, c[i].sku, c[i].category, c[i].price);
         if (c[i].location != NULL) {
-            receipt(h, c[i].sku, c[i].location, c[i].quantity);
+            harness_receipt(h, c[i].sku, c[i].location, c[i].quantity);
         }
         snprintf(skus, sizeof(skus), "%s,%s", primary, c[i].sku);
         orders_of(h, skus, c[i].together);
@@ -573,10 +558,10 @@ static void test_recommend__unresolved_primary_lists_alternatives(void **state)
 
     /* ALT-P: 5 at wh-1, 3 at store-leeds (buffer 1), none at store-york */
     put_product(h, "ALT-P", "kitchen", PRIMARY_PRICE);
-    receipt(h, "ALT-P", "wh-1", 5);
-    receipt(h, "ALT-P", "store-leeds", 3);
+    harness_receipt(h, "ALT-P", "wh-1", 5);
+    harness_receipt(h, "ALT-P", "store-leeds", 3);
     put_product(h, "ALT-C", "table", 300);
-    receipt(h, "ALT-C", "store-york", 4);
+    harness_receipt(h, "ALT-C", "store-york", 4);
     orders_of(h, "ALT-P,ALT-C", 6);
 
     r = recommend(h, STOREFRONT, "sku=ALT-P&channel=click_collect&location=store-york");
@@ -602,7 +587,7 @@ static void test_recommend__unresolved_primary_lists_alternatives(void **state)
     harness_response_free(r);
 
     /* available at store-york now: resolved, and the suggestion is there */
-    receipt(h, "ALT-P", "store-york", 2);
+    harness_receipt(h, "ALT-P", "store-york", 2);
     r = recommend_ok(h, "sku=ALT-P&channel=click_collect&location=store-york");
     harness_assert_jstr(r, "primary/how", "available");
     expect(r, json_array_size(harness_jget(r->json, "primary/alternatives")) == 0);
@@ -612,7 +597,7 @@ static void test_recommend__unresolved_primary_lists_alternatives(void **state)
 
     /* web asked, only store-york (no web) has it: the other channels there */
     put_product(h, "ALT-Q", "kitchen", PRIMARY_PRICE);
-    receipt(h, "ALT-Q", "store-york", 4);
+    harness_receipt(h, "ALT-Q", "store-york", 4);
     r = recommend(h, STOREFRONT, "sku=ALT-Q");
     harness_assert_status(r, 200);
     expect(r, json_is_false(harness_jget(r->json, "primary/resolved")));
@@ -634,9 +619,9 @@ static void test_recommend__reservation_resolves_primary(void **state)
     char held[80], other[80];
 
     put_product(h, "RSV-P", "kitchen", PRIMARY_PRICE);
-    receipt(h, "RSV-P", "wh-1", 2);
+    harness_receipt(h, "RSV-P", "wh-1", 2);
     put_product(h, "RSV-C", "table", 300);
-    receipt(h, "RSV-C", "wh-1", 10);
+    harness_receipt(h, "RSV-C", "wh-1", 10);
     orders_of(h, "RSV-P,RSV-C", 6);
 
     /* the cart holds the last two: nobody else can have them, and nowhere else has any */
@@ -706,8 +691,8 @@ static void test_recommend__same_channel_and_location_only(void **state)
     struct harness_response *r;
 
     scenario(h, "AV-P", c, 4, 2);
-    receipt(h, "AV-P", "store-york", 5);
-    receipt(h, "AV-P", "store-leeds", 5);
+    harness_receipt(h, "AV-P", "store-york", 5);
+    harness_receipt(h, "AV-P", "store-leeds", 5);
 
     /* walk-in at store-york: only what store-york has */
     r = recommend_ok(h, "sku=AV-P&channel=store&location=store-york");
@@ -743,7 +728,7 @@ static void test_recommend__price_cap(void **state)
     scenario(h, "PR-P", c, 3, 2);
     /* cheap, but in another currency: not comparable, so not offered */
     put_product_in(h, "PR-EUR", "table", 100, "EUR");
-    receipt(h, "PR-EUR", "wh-1", 10);
+    harness_receipt(h, "PR-EUR", "wh-1", 10);
     orders_of(h, "PR-P,PR-EUR", 7);
 
     r = recommend_ok(h, "sku=PR-P");
@@ -900,7 +885,7 @@ static void test_recommend__empty_rather_than_filler(void **state)
 
     /* a primary nobody bought with anything: nothing, rather than best sellers */
     put_product(h, "NF-LONE", "kitchen", PRIMARY_PRICE);
-    receipt(h, "NF-LONE", "wh-1", 3);
+    harness_receipt(h, "NF-LONE", "wh-1", 3);
     expect_items(h, "sku=NF-LONE", "");
 }
 
@@ -955,7 +940,7 @@ static void test_recommend__below_min_llr_excluded(void **state)
     long long n, t, a, b;
 
     put_product(h, "ML-WEAK", "table", 300);
-    receipt(h, "ML-WEAK", "wh-1", 10);
+    harness_receipt(h, "ML-WEAK", "wh-1", 10);
     scenario(h, "ML-P", c, 1, 0);
     wait_counted(h);
     /* ML-P and ML-WEAK in 60 orders each, together in 2 more than chance would have them */
@@ -1587,9 +1572,9 @@ static void test_recommend__orders_idempotent_by_id(void **state)
     char before[41];
 
     put_product(h, "OI-P", "kitchen", PRIMARY_PRICE);
-    receipt(h, "OI-P", "wh-1", 5);
+    harness_receipt(h, "OI-P", "wh-1", 5);
     put_product(h, "OI-C", "table", 300);
-    receipt(h, "OI-C", "wh-1", 5);
+    harness_receipt(h, "OI-C", "wh-1", 5);
 
     expect_import(h, three, 3, 0);
     expect_evidence(h, "sku=OI-P", 3, 3); /* repeated lines of a SKU count once */
@@ -1984,7 +1969,7 @@ static void test_recommend__bad_queries_and_roles(void **state)
     struct harness_response *r;
 
     put_product(h, "BQ-P", "kitchen", PRIMARY_PRICE);
-    receipt(h, "BQ-P", "wh-1", 1);
+    harness_receipt(h, "BQ-P", "wh-1", 1);
 
     r = recommend(h, STOREFRONT, "sku=BQ-NONE");
     harness_assert_problem(r, 404, "not-found", NULL);

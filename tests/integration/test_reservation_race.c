@@ -255,19 +255,6 @@ static void put_product(struct harness *h, const char *sku)
                       "500, \"currency\": \"GBP\"}}");
 }
 
-static void receipt(struct harness *h, const char *sku, int qty)
-{
-    char body[256];
-    struct harness_response *r;
-
-    snprintf(body, sizeof(body),
-             "{\"sku\": \"%s\", \"location\": \"wh-1\", \"type\": \"receipt\", \"quantity\": %d}",
-             sku, qty);
-    r = harness_post_json(h, ADMIN, "/v1/movements", body);
-    harness_assert_status(r, 201);
-    harness_response_free(r);
-}
-
 static void assert_consistent(struct harness *h)
 {
     struct harness_response *r = harness_get(h, ADMIN, "/v1/admin/consistency");
@@ -421,7 +408,7 @@ static void test_reservation_race__last_units_of_one_sku(void **state)
 
     snprintf(rd.skus[0], sizeof(rd.skus[0]), "RACE-1");
     put_product(h, "RACE-1");
-    receipt(h, "RACE-1", UNITS);
+    harness_receipt(h, "RACE-1", "wh-1", UNITS);
     race(h, &rd, bodies, 1);
 }
 
@@ -446,7 +433,7 @@ static void test_reservation_race__baskets_across_partitions(void **state)
     }
     for (int s = 0; s < MAX_SKUS; s++) {
         put_product(h, rd.skus[s]);
-        receipt(h, rd.skus[s], UNITS);
+        harness_receipt(h, rd.skus[s], "wh-1", UNITS);
     }
     /* the same basket, its lines in rotating order */
     for (int b = 0; b < MAX_SKUS; b++) {

@@ -112,21 +112,6 @@ static void put_product(struct harness *h, const char *sku, int safety_stock)
     harness_admin_put(h, path, body);
 }
 
-static void receipt(struct harness *h, const char *sku, const char *loc, int qty)
-{
-    char body[256];
-    struct harness_response *r;
-
-    snprintf(body, sizeof(body),
-             "{\"sku\": \"%s\", \"location\": \"%s\", \"type\": \"receipt\", \"quantity\": %d}",
-             sku, loc, qty);
-    r = harness_post_json(h, ADMIN, "/v1/movements", body);
-    harness_context("receipt %s", body);
-    harness_assert_status(r, 201);
-    harness_context(NULL);
-    harness_response_free(r);
-}
-
 /* create - POST /v1/reservations with @key. */
 static struct harness_response *create(struct harness *h, const char *key, const char *body)
 {
@@ -474,11 +459,11 @@ static void test_reservations__web_allocates_warehouses_then_stores(void **state
 
     /* safety stock 1: web from wh-1 4, wh-2 7, leeds 10-1-2 = 7, hull 11; York never */
     put_product(h, "WEB-1", 1);
-    receipt(h, "WEB-1", "wh-1", 5);
-    receipt(h, "WEB-1", "wh-2", 8);
-    receipt(h, "WEB-1", "store-leeds", 10);
-    receipt(h, "WEB-1", "store-hull", 12);
-    receipt(h, "WEB-1", "store-york", 50);
+    harness_receipt(h, "WEB-1", "wh-1", 5);
+    harness_receipt(h, "WEB-1", "wh-2", 8);
+    harness_receipt(h, "WEB-1", "store-leeds", 10);
+    harness_receipt(h, "WEB-1", "store-hull", 12);
+    harness_receipt(h, "WEB-1", "store-york", 50);
     expect_stock(h, "WEB-1", 29, "wh-1=5/0,wh-2=8/0,store-leeds=10/0,store-hull=12/0");
 
     /* 20: both warehouses (the one with more first), then the store with the most */
@@ -540,10 +525,10 @@ static void test_reservations__web_ties_by_location_id(void **state)
     struct harness_response *r;
 
     put_product(h, "WEB-3", 0);
-    receipt(h, "WEB-3", "wh-2", 3);
-    receipt(h, "WEB-3", "wh-1", 3);
-    receipt(h, "WEB-3", "store-hull", 4);
-    receipt(h, "WEB-3", "store-leeds", 6); /* 4 to web after the buffer */
+    harness_receipt(h, "WEB-3", "wh-2", 3);
+    harness_receipt(h, "WEB-3", "wh-1", 3);
+    harness_receipt(h, "WEB-3", "store-hull", 4);
+    harness_receipt(h, "WEB-3", "store-leeds", 6); /* 4 to web after the buffer */
     /* two warehouses with 3 each: wh-1 first */
     r = create_ok(h, STOREFRONT, "web",
                   "{\"channel\": \"web\", \"lines\": [{\"sku\": \"WEB-3\", \"quantity\": 2}]}");
@@ -569,9 +554,9 @@ static void test_reservations__same_sku_lines_are_summed(void **state)
 
     put_product(h, "WEB-2", 0);
     put_product(h, "WEB-2B", 0);
-    receipt(h, "WEB-2", "wh-1", 4);
-    receipt(h, "WEB-2", "store-leeds", 5); /* 3 to web */
-    receipt(h, "WEB-2B", "wh-2", 2);
+    harness_receipt(h, "WEB-2", "wh-1", 4);
+    harness_receipt(h, "WEB-2", "store-leeds", 5); /* 3 to web */
+    harness_receipt(h, "WEB-2B", "wh-2", 2);
 
     /* 2 + 4 of WEB-2: one line of 6, split over wh-1 and Leeds */
     held = create_ok(h, STOREFRONT, "web",
@@ -628,9 +613,9 @@ static void test_reservations__click_collect_and_store_at_a_named_store(void **s
 
     /* safety stock 1: click-and-collect Leeds 6-1-2 = 3, York 4-1-1 = 2; walk-in 6 and 4 */
     put_product(h, "CC-1", 1);
-    receipt(h, "CC-1", "store-leeds", 6);
-    receipt(h, "CC-1", "store-york", 4);
-    receipt(h, "CC-1", "store-hull", 5);
+    harness_receipt(h, "CC-1", "store-leeds", 6);
+    harness_receipt(h, "CC-1", "store-york", 4);
+    harness_receipt(h, "CC-1", "store-hull", 5);
     assert_int_equal(channel(h, "CC-1", "click_collect/store-leeds"), 3);
     assert_int_equal(channel(h, "CC-1", "click_collect/store-york"), 2);
 
@@ -700,7 +685,7 @@ static void test_reservations__lifecycle_transitions(void **state)
     long long before, after, asked;
 
     put_product(h, "LIFE-1", 0);
-    receipt(h, "LIFE-1", "wh-1", 20);
+    harness_receipt(h, "LIFE-1", "wh-1", 20);
 
     /* held -> committed -> fulfilled */
     a = create_ok(h, STOREFRONT, "web",
@@ -820,8 +805,8 @@ static void test_reservations__all_or_nothing(void **state)
         }
     }
     put_product(h, sku_b, 0);
-    receipt(h, "AON-A", "wh-1", 5);
-    receipt(h, sku_b, "wh-1", 2);
+    harness_receipt(h, "AON-A", "wh-1", 5);
+    harness_receipt(h, sku_b, "wh-1", 2);
 
     assert_int_equal(harness_redis_digest(&h->redis, before), 0);
     /* the first line fits, the second does not: only the second is named */
@@ -879,7 +864,7 @@ static void test_reservations__bad_requests_change_nothing(void **state)
     size_t i;
 
     put_product(h, "BAD-1", 0);
-    receipt(h, "BAD-1", "wh-1", 5);
+    harness_receipt(h, "BAD-1", "wh-1", 5);
     json_array_foreach(cases, i, c)
     {
         char before[41];
@@ -915,7 +900,7 @@ static void test_reservations__idempotent_create(void **state)
     char before[41];
 
     put_product(h, "IDEM-1", 0);
-    receipt(h, "IDEM-1", "wh-1", 10);
+    harness_receipt(h, "IDEM-1", "wh-1", 10);
 
     first = harness_http(h, "POST", "/v1/reservations", STOREFRONT, key1, body, strlen(body));
     harness_assert_status(first, 201);
@@ -967,7 +952,7 @@ static void test_reservations__key_reused_after_its_record_expired(void **state)
     redisReply *keys;
 
     put_product(h, "IDEM-2", 0);
-    receipt(h, "IDEM-2", "wh-1", 10);
+    harness_receipt(h, "IDEM-2", "wh-1", 10);
     first = harness_http(h, "POST", "/v1/reservations", STOREFRONT, key1, body, strlen(body));
     harness_assert_status(first, 201);
     harness_response_free(
@@ -1004,9 +989,9 @@ static void test_reservations__roles(void **state)
     char york_id[72], leeds_id[72], web_id[72], x_id[72], z_id[72];
 
     put_product(h, "ROLE-1", 0);
-    receipt(h, "ROLE-1", "wh-1", 10);
-    receipt(h, "ROLE-1", "store-leeds", 10);
-    receipt(h, "ROLE-1", "store-york", 10);
+    harness_receipt(h, "ROLE-1", "wh-1", 10);
+    harness_receipt(h, "ROLE-1", "store-leeds", 10);
+    harness_receipt(h, "ROLE-1", "store-york", 10);
 
     /* create: storefront and admin; not agent, not a store */
     forbidden(create(h, AGENT, cc_york), "agent creates");
@@ -1164,8 +1149,8 @@ static void test_reservations__events_in_the_sku_history(void **state)
     char id[72], where[256];
 
     put_product(h, "EV-1", 0);
-    receipt(h, "EV-1", "wh-1", 2);
-    receipt(h, "EV-1", "store-hull", 3);
+    harness_receipt(h, "EV-1", "wh-1", 2);
+    harness_receipt(h, "EV-1", "store-hull", 3);
     r = create_ok(h, STOREFRONT, "web",
                   "{\"channel\": \"web\", \"reference\": \"order-9\", \"lines\": [{\"sku\": "
                   "\"EV-1\", \"quantity\": 4}]}");
@@ -1219,7 +1204,7 @@ static void test_reservations__sale_below_reserved_names_the_reservation(void **
     int seen = 0;
 
     put_product(h, "SHORT-1", 0);
-    receipt(h, "SHORT-1", "store-york", 4);
+    harness_receipt(h, "SHORT-1", "store-york", 4);
     held = create_ok(h, STOREFRONT, "store",
                      "{\"channel\": \"store\", \"location\": \"store-york\", \"lines\": "
                      "[{\"sku\": \"SHORT-1\", \"quantity\": 4}]}");
@@ -1275,7 +1260,7 @@ static void test_reservations__expiry_returns_stock_without_reads(void **state)
     int polls = 0;
 
     put_product(h, "EXP-1", 0);
-    receipt(h, "EXP-1", "wh-1", 5);
+    harness_receipt(h, "EXP-1", "wh-1", 5);
     r = create_ok(h, STOREFRONT, "web",
                   "{\"channel\": \"web\", \"ttl_seconds\": 1, \"lines\": [{\"sku\": \"EXP-1\", "
                   "\"quantity\": 5}]}");

@@ -27,19 +27,6 @@
 
 #define ADMIN (h->keys[HARNESS_ADMIN])
 
-static void receipt(struct harness *h, const char *sku, const char *location, int quantity)
-{
-    char body[256];
-    struct harness_response *r;
-
-    snprintf(body, sizeof(body),
-             "{\"sku\": \"%s\", \"location\": \"%s\", \"type\": \"receipt\", \"quantity\": %d}",
-             sku, location, quantity);
-    r = harness_post_json(h, ADMIN, "/v1/movements", body);
-    harness_assert_status(r, 201);
-    harness_response_free(r);
-}
-
 static int group_setup(void **state)
 {
     struct harness *h = harness_start();
@@ -67,11 +54,11 @@ static int group_setup(void **state)
     harness_admin_put(h, "/v1/products/BOWL-03",
                       "{\"name\": \"Bowl\", \"category\": \"kitchen\", \"price\": {\"amount\": "
                       "699, \"currency\": \"GBP\"}}");
-    receipt(h, "MUG-01", "wh-1", 100);
-    receipt(h, "MUG-01", "store-leeds", 10);
-    receipt(h, "MUG-01", "store-york", 5);
-    receipt(h, "MUG-01", "depot-x", 7);
-    receipt(h, "PLATE-02", "store-leeds", 1);
+    harness_receipt(h, "MUG-01", "wh-1", 100);
+    harness_receipt(h, "MUG-01", "store-leeds", 10);
+    harness_receipt(h, "MUG-01", "store-york", 5);
+    harness_receipt(h, "MUG-01", "depot-x", 7);
+    harness_receipt(h, "PLATE-02", "store-leeds", 1);
     return 0;
 }
 
@@ -250,7 +237,7 @@ static void test_stock__version_moves_with_each_change(void **state)
     long long before = harness_jint(r->json, "version");
 
     harness_response_free(r);
-    receipt(h, "BOWL-03", "store-york", 2);
+    harness_receipt(h, "BOWL-03", "store-york", 2);
     r = harness_get(h, ADMIN, "/v1/stock/BOWL-03");
     harness_assert_status(r, 200);
     assert_true(harness_jint(r->json, "version") > before);

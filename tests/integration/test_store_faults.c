@@ -48,25 +48,12 @@ static int group_teardown(void **state)
     return harness_stop(*state);
 }
 
-static void receipt(struct harness *h, const char *loc, int qty)
-{
-    char body[256];
-    struct harness_response *r;
-
-    snprintf(body, sizeof(body),
-             "{\"sku\": \"MUG-01\", \"location\": \"%s\", \"type\": \"receipt\", \"quantity\": %d}",
-             loc, qty);
-    r = harness_post_json(h, ADMIN, "/v1/movements", body);
-    harness_assert_status(r, 201);
-    harness_response_free(r);
-}
-
 static void test_store_faults__frozen_redis_gives_503_then_recovers(void **state)
 {
     struct harness *h = *state;
     struct harness_response *r;
 
-    receipt(h, "wh-1", 5);
+    harness_receipt(h, "MUG-01", "wh-1", 5);
     assert_int_equal(kill(h->redis.pid, SIGSTOP), 0);
     r = harness_get(h, ADMIN, "/v1/stock/MUG-01");
     /* The command timeout is 2 s: an answer, and a 503, well before the client's 10 s. */
@@ -101,7 +88,7 @@ static void test_store_faults__flushed_scripts_are_reloaded(void **state)
 
     assert_non_null(reply);
     freeReplyObject(reply);
-    receipt(h, "wh-1", 2);
+    harness_receipt(h, "MUG-01", "wh-1", 2);
     r = harness_get(h, ADMIN, "/v1/stock/MUG-01");
     harness_assert_status(r, 200);
     harness_assert_jint(r, "locations/1/on_hand", 7);
