@@ -91,6 +91,8 @@ static void config_defaults(struct config *cfg)
     cfg->min_llr = 10.83;
     cfg->low_stock = 5;
     cfg->request_timeout_secs = 30;
+    cfg->request_deadline_secs = 60;
+    cfg->max_connections = 4096;
     cfg->stream_max_clients = 1000;
     cfg->stream_buffer_bytes = 1024 * 1024;
     cfg->stream_heartbeat_ms = 15000;
@@ -277,17 +279,22 @@ static int load_recommendations(struct config *cfg, json_t *obj, char *err, size
     return 0;
 }
 
-/* "limits": {"requests_per_second", "burst", "request_timeout_seconds"}, each optional. */
+/*
+ * "limits": {"requests_per_second", "burst", "request_timeout_seconds",
+ * "request_deadline_seconds", "max_connections"}, each optional.
+ */
 static int load_limits(struct config *cfg, json_t *obj, char *err, size_t errlen)
 {
     double rate = 0.0, burst = 0.0;
-    json_int_t timeout = cfg->request_timeout_secs;
+    json_int_t timeout = cfg->request_timeout_secs, deadline = cfg->request_deadline_secs;
+    json_int_t conns = (json_int_t)cfg->max_connections;
 
-    if (json_unpack(obj, "{s?F, s?F, s?I !}", "requests_per_second", &rate, "burst", &burst,
-                    "request_timeout_seconds", &timeout) != 0)
+    if (json_unpack(obj, "{s?F, s?F, s?I, s?I, s?I !}", "requests_per_second", &rate, "burst",
+                    &burst, "request_timeout_seconds", &timeout, "request_deadline_seconds",
+                    &deadline, "max_connections", &conns) != 0)
         return fail(err, errlen,
-                    "config: limits takes numbers requests_per_second and burst and an integer "
-                    "request_timeout_seconds only");
+                    "config: limits takes numbers requests_per_second and burst and integers "
+                    "request_timeout_seconds, request_deadline_seconds and max_connections only");
     if (!(rate >= 0.0 && rate <= 1e6) || !(burst >= 0.0 && burst <= 1e6) ||
         (burst > 0.0 && burst < 1.0) || (burst > 0.0 && rate == 0.0))
         return fail(err, errlen,
@@ -295,9 +302,15 @@ static int load_limits(struct config *cfg, json_t *obj, char *err, size_t errlen
                     "1 <= burst <= 1000000");
     if (timeout < 1 || timeout > 3600)
         return fail(err, errlen, "config: limits.request_timeout_seconds must be 1..3600");
+    if (deadline < 1 || deadline > 3600)
+        return fail(err, errlen, "config: limits.request_deadline_seconds must be 1..3600");
+    if (conns < 1 || conns > 1000000)
+        return fail(err, errlen, "config: limits.max_connections must be 1..1000000");
     cfg->rate_per_second = rate;
     cfg->rate_burst = burst > 0.0 ? burst : rate < 1.0 ? 1.0 : rate;
     cfg->request_timeout_secs = timeout;
+    cfg->request_deadline_secs = deadline;
+    cfg->max_connections = (size_t)conns;
     return 0;
 }
 

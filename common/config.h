@@ -67,9 +67,11 @@ struct config {
     long long low_stock;
 
     /* Limits */
-    double rate_per_second;         /* requests each API key may make a second; 0 = no limit */
-    double rate_burst;              /* requests a key may make at once (the bucket's size) */
-    long long request_timeout_secs; /* a connection idle this long mid-request is closed */
+    double rate_per_second;          /* requests each API key may make a second; 0 = no limit */
+    double rate_burst;               /* requests a key may make at once (the bucket's size) */
+    long long request_timeout_secs;  /* a connection idle this long mid-request is closed */
+    long long request_deadline_secs; /* a request must be in whole this long after it may start */
+    size_t max_connections;          /* open at once; more are closed on arrival */
 
     /* Other origins whose browser pages may call the API (CORS); none by default. */
     char (*cors_origins)[CONFIG_ORIGIN_SIZE]; /* owned */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -17,6 +18,7 @@
 #include <event2/keyvalq_struct.h>
 #include <hiredis/hiredis.h>
 
+#include "common/conn.h"
 #include "common/crc16.h"
 #include "common/http.h"
 #include "common/log.h"
@@ -48,6 +50,7 @@ struct http_server {
     struct rate_bucket *buckets; /* one per configured API key */
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
+    struct conn_table *conns;
     int idem_script;
 
     struct route_entry routes[MAX_ROUTES];
@@ -177,7 +180,8 @@ void http_server_free(struct http_server *srv)
     if (srv == NULL)
         return;
     if (srv->http)
-        evhttp_free(srv->http);
+        evhttp_free(srv->http); /* closes every connection: before their table goes */
+    conn_table_free(srv->conns);
     metrics_free(srv->metrics);
     free(srv->buckets);
     free(srv);
@@ -210,6 +214,11 @@ struct metrics *http_server_metrics(struct http_server *srv)
 size_t http_server_in_flight(const struct http_server *srv)
 {
     return srv->in_flight;
+}
+
+void http_server_conn_stats(const struct http_server *srv, struct conn_stats *out)
+{
+    conn_table_stats(srv->conns, out);
 }
 
 struct rclient *request_redis(const struct request *r)
@@ -364,6 +373,8 @@ static void request_finish(struct request *r, int status, const char *ctype, str
         evhttp_add_header(out, "Content-Length", len);
         evbuffer_drain(buf, evbuffer_get_length(buf));
     }
+    conn_end(r->conn);
+    r->conn = NULL;
     evhttp_send_reply(r->ev, status, NULL, buf);
     for (size_t i = 0; i < r->srv->nroutes; i++) {
         if (r->srv->routes[i].route == r->route)
@@ -420,18 +431,33 @@ static void stream_finish(struct request *r, int method, const char *how)
     request_free(r);
 }
 
-/* evhttp closes the connection: the client went away, or a write timed out. */
-static void on_stream_close(struct evhttp_connection *evcon, void *arg)
+/* The connection of a stream closes: the client went away, or a write timed out. */
+static void stream_gone(struct request *r)
 {
-    struct request *r = arg;
     int method = evhttp_request_get_command(r->ev);
 
-    (void)evcon;
     r->stream_closed(r, r->stream_arg);
     /* Detached from its connection, the request is ours to free; else evhttp frees it. */
     if (evhttp_request_get_connection(r->ev) == NULL)
         evhttp_send_reply_end(r->ev);
     stream_finish(r, method, "closed");
+}
+
+/* A connection with no conn_table entry (made when memory ran out) tells us directly. */
+static void on_untracked_stream_close(struct evhttp_connection *evcon, void *arg)
+{
+    (void)evcon;
+    stream_gone(arg);
+}
+
+/* The connection of a request being answered closes. */
+static void on_conn_gone(void *arg)
+{
+    struct request *r = arg;
+
+    r->conn = NULL;
+    if (r->stream_closed != NULL)
+        stream_gone(r);
 }
 
 void request_stream_start(struct request *r, const char *content_type,
@@ -453,7 +479,8 @@ void request_stream_start(struct request *r, const char *content_type,
     evhttp_add_header(out, "X-Request-Id", r->id);
     evhttp_send_reply_start(r->ev, 200, "OK");
     if (evcon != NULL) {
-        evhttp_connection_set_closecb(evcon, on_stream_close, r);
+        if (r->conn == NULL)
+            evhttp_connection_set_closecb(evcon, on_untracked_stream_close, r);
         bufferevent_set_timeouts(evhttp_connection_get_bufferevent(evcon), NULL, &write_tv);
     }
 }
@@ -470,13 +497,22 @@ size_t request_stream_write(struct request *r, struct evbuffer *buf)
     return evbuffer_get_length(bufferevent_get_output(evhttp_connection_get_bufferevent(evcon)));
 }
 
+/* The stream ends by our choice: its connection's closing is no longer its business. */
+static void stream_detach(struct request *r, struct evhttp_connection *evcon)
+{
+    if (r->conn != NULL)
+        conn_end(r->conn);
+    else if (evcon != NULL)
+        evhttp_connection_set_closecb(evcon, NULL, NULL);
+    r->conn = NULL;
+}
+
 void request_stream_end(struct request *r)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
     int method = evhttp_request_get_command(r->ev);
 
-    if (evcon != NULL)
-        evhttp_connection_set_closecb(evcon, NULL, NULL);
+    stream_detach(r, evcon);
     evhttp_send_reply_end(r->ev);
     stream_finish(r, method, "ended");
 }
@@ -486,8 +522,8 @@ void request_stream_drop(struct request *r)
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
     int method = evhttp_request_get_command(r->ev);
 
+    stream_detach(r, evcon);
     if (evcon != NULL) {
-        evhttp_connection_set_closecb(evcon, NULL, NULL);
         evhttp_connection_free(evcon); /* frees the evhttp request with it */
     } else {
         evhttp_send_reply_end(r->ev);
@@ -899,7 +935,35 @@ static void on_request(struct evhttp_request *ev, void *arg)
     TAILQ_INIT(&r->query);
     snprintf(r->id, sizeof(r->id), "%016llx", srv->next_id++);
     srv->in_flight++;
+    r->conn = conn_begin(srv->conns, evhttp_request_get_connection(ev), on_conn_gone, r);
     dispatch(r);
+}
+
+/*
+ * How many connections the process may hold: max_connections, raising the
+ * soft limit on descriptors if need be, or as many as it allows, with room
+ * for Redis, the listener and logs.
+ */
+static size_t connection_cap(size_t wanted)
+{
+    const rlim_t spare = 64;
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur >= wanted + spare)
+        return wanted;
+    if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= wanted + spare)
+        rl.rlim_cur = wanted + spare;
+    else
+        rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur >= wanted + spare)
+        return wanted;
+    log_warn("event=max_connections_lowered wanted=%zu max=%zu open_files_limit=%llu", wanted,
+             rl.rlim_cur > spare ? (size_t)(rl.rlim_cur - spare) : (size_t)1,
+             (unsigned long long)rl.rlim_cur);
+    return rl.rlim_cur > spare ? (size_t)(rl.rlim_cur - spare) : 1;
 }
 
 int http_server_listen(struct http_server *srv, const char *host, int port, char *err,
@@ -907,7 +971,10 @@ int http_server_listen(struct http_server *srv, const char *host, int port, char
 {
     srv->metrics = metrics_new(srv->names, srv->nroutes + 1);
     srv->http = evhttp_new(srv->base);
-    if (srv->metrics == NULL || srv->http == NULL) {
+    if (srv->http != NULL)
+        srv->conns = conn_table_new(srv->base, srv->http, connection_cap(srv->cfg->max_connections),
+                                    (int)srv->cfg->request_deadline_secs);
+    if (srv->metrics == NULL || srv->http == NULL || srv->conns == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "common/config.h"
+#include "common/conn.h"
 #include "proto/proto.h"
 
 struct event_base;
@@ -73,6 +74,7 @@ struct request {
     void (*stream_closed)(struct request *r, void *arg);
     void *stream_arg;
     struct request *stream_prev, *stream_next;
+    struct conn *conn; /* its connection's entry; NULL once the connection is gone */
 
     /* A handler's state that lives as long as the request; freed with it. */
     void *state;
@@ -112,6 +114,8 @@ void http_server_drain(struct http_server *srv, void (*done)(void *), void *arg)
 
 /* http_server_in_flight - requests read and not yet answered. */
 size_t http_server_in_flight(const struct http_server *srv);
+/* http_server_conn_stats - connections open, refused over the cap, closed for being too slow. */
+void http_server_conn_stats(const struct http_server *srv, struct conn_stats *out);
 
 /* The shared Redis client and config, for handlers. */
 struct rclient *request_redis(const struct request *r);

@@ -66,6 +66,7 @@ static void metrics(struct request *r)
     struct evbuffer *out = evbuffer_new();
     const struct rclient *c = request_redis(r);
     const struct rclient_stats *s = rclient_stats(c);
+    struct conn_stats cs;
 
     metrics_render(request_metrics(r), out);
     evbuffer_add_printf(out,
@@ -87,6 +88,24 @@ static void metrics(struct request *r)
                         "# TYPE omnistock_redis_reconnects_total counter\n"
                         "omnistock_redis_reconnects_total %llu\n",
                         rclient_ready(c), s->commands, s->errors, s->timeouts, s->reconnects);
+    http_server_conn_stats(r->srv, &cs);
+    evbuffer_add_printf(out,
+                        "# HELP omnistock_connections Client connections open.\n"
+                        "# TYPE omnistock_connections gauge\n"
+                        "omnistock_connections %zu\n"
+                        "# HELP omnistock_connections_max Connections that may be open at once.\n"
+                        "# TYPE omnistock_connections_max gauge\n"
+                        "omnistock_connections_max %zu\n"
+                        "# HELP omnistock_connections_refused_total Connections closed on arrival: "
+                        "max_connections were open.\n"
+                        "# TYPE omnistock_connections_refused_total counter\n"
+                        "omnistock_connections_refused_total %llu\n"
+                        "# HELP omnistock_connections_deadline_total Connections closed because "
+                        "no whole request came within request_deadline_seconds (idle or "
+                        "trickling).\n"
+                        "# TYPE omnistock_connections_deadline_total counter\n"
+                        "omnistock_connections_deadline_total %llu\n",
+                        cs.open, cs.max, cs.refused, cs.deadline);
     request_reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", out);
 }
 

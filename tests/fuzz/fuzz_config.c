@@ -43,6 +43,8 @@ static void check_config(const struct config *cfg)
     FUZZ_CHECK(cfg->rate_per_second >= 0.0 && cfg->rate_per_second <= 1e6);
     FUZZ_CHECK(cfg->rate_per_second == 0.0 || cfg->rate_burst >= 1.0);
     FUZZ_CHECK(cfg->request_timeout_secs >= 1 && cfg->request_timeout_secs <= 3600);
+    FUZZ_CHECK(cfg->request_deadline_secs >= 1 && cfg->request_deadline_secs <= 3600);
+    FUZZ_CHECK(cfg->max_connections >= 1 && cfg->max_connections <= 1000000);
     for (size_t i = 0; i < cfg->nkeys; i++) {
         fuzz_check_id(cfg->keys[i].name);
         FUZZ_CHECK(strcmp(role_name(cfg->keys[i].role), "unknown") != 0);

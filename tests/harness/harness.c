@@ -900,17 +900,68 @@ static void parse_response(struct harness_response *r, const struct buf *b)
     }
 }
 
+int harness_connect(const struct harness *h, const char *bytes)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->port)};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    size_t len = bytes != NULL ? strlen(bytes) : 0;
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0) {
+        return -1;
+    }
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        (len > 0 && send(fd, bytes, len, MSG_NOSIGNAL) != (ssize_t)len)) {
+        int e = errno;
+
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+int harness_closed_by_daemon(int fd, int seconds)
+{
+    for (int waited = 0; waited < seconds * 10; waited++) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        char buf[4096];
+
+        if (poll(&pfd, 1, 100) == 1) {
+            ssize_t n = recv(fd, buf, sizeof(buf), 0);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+double harness_metric_value(const char *text, const char *name)
+{
+    const char *p = text;
+    size_t n = strlen(name);
+
+    while ((p = strstr(p, name)) != NULL) {
+        if ((p == text || p[-1] == '\n') && (p[n] == ' ' || p[n] == '{')) {
+            const char *v = strchr(p, ' ');
+
+            return v != NULL ? strtod(v + 1, NULL) : -1;
+        }
+        p += n;
+    }
+    return -1;
+}
+
 static struct harness_response *exchange(const struct harness *h, const void *req, size_t len)
 {
     struct harness_response *r = calloc(1, sizeof(*r));
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->port)};
     long long start = now_ms(), deadline = start + h->timeout_ms;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = harness_connect(h, NULL);
     struct buf in = {0};
     size_t sent = 0;
 
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+    if (fd < 0) {
         goto out;
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);

@@ -178,6 +178,25 @@ struct harness_response *harness_http(const struct harness *h, const char *metho
                                       const char *key, const char *const *headers, const char *body,
                                       size_t len);
 
+/*
+ * harness_connect - a TCP connection to the daemon, with @bytes (NULL or a
+ * string) sent on it. @return the socket, or -1 with errno set.
+ */
+int harness_connect(const struct harness *h, const char *bytes);
+
+/*
+ * harness_closed_by_daemon - whether the daemon closed @fd (EOF or reset,
+ * after whatever it sent) within @seconds: a bound to wait for the daemon's
+ * own timers, not an assertion on how long they took.
+ */
+int harness_closed_by_daemon(int fd, int seconds);
+
+/*
+ * harness_metric_value - the value of the first sample of @name in the
+ * Prometheus text @text (any labels), or -1 when there is none.
+ */
+double harness_metric_value(const char *text, const char *name);
+
 /* harness_raw - send @len bytes as they are and read what comes back until EOF. */
 struct harness_response *harness_raw(const struct harness *h, const void *bytes, size_t len);
 

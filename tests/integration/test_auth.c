@@ -11,8 +11,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,17 +128,13 @@ static const struct {
  */
 static int stream_status(const struct harness *h, const char *path, const char *key)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->port)};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     char req[512], head[4096] = "";
     size_t got = 0;
-    int status = 0;
+    int status = 0, fd;
 
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n",
              path, key);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req)) {
+    if ((fd = harness_connect(h, req)) < 0) {
         goto out;
     }
     while (got + 1 < sizeof(head) && strstr(head, "\r\n\r\n") == NULL) {

@@ -20,10 +20,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -525,44 +523,6 @@ static void test_hostile__binary_garbage_and_pipelines(void **state)
     harness_context(NULL);
 }
 
-/* A connection to the daemon on which @bytes were sent, or -1. */
-static int open_partial(const struct harness *h, const char *bytes)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->port)};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        send(fd, bytes, strlen(bytes), MSG_NOSIGNAL) != (ssize_t)strlen(bytes)) {
-        if (fd >= 0) {
-            close(fd);
-        }
-        return -1;
-    }
-    return fd;
-}
-
-/*
- * Whether the daemon closed @fd (EOF or reset, after any answer it sent)
- * within @seconds. A generous bound: this waits for the daemon's own timeout
- * and asserts nothing about how long that took.
- */
-static int closed_by_daemon(int fd, int seconds)
-{
-    for (int waited = 0; waited < seconds * 10; waited++) {
-        struct pollfd pfd = {fd, POLLIN, 0};
-        char buf[4096];
-
-        if (poll(&pfd, 1, 100) == 1) {
-            ssize_t n = recv(fd, buf, sizeof(buf), 0);
-            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-                return 1;
-            }
-        }
-    }
-    return 0;
-}
-
 static void test_hostile__slow_clients_are_timed_out_and_others_served(void **state)
 {
     struct suite *s = *state;
@@ -570,10 +530,10 @@ static void test_hostile__slow_clients_are_timed_out_and_others_served(void **st
     int slow[3];
 
     /* Half a request line, half the headers, and a body that never comes. */
-    slow[0] = open_partial(h, "GET /v1/stoc");
-    slow[1] = open_partial(h, "GET /v1/stock/MUG-01 HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n");
-    slow[2] = open_partial(h, "POST /v1/movements HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                              "application/json\r\nContent-Length: 1000\r\n\r\n{\"sku\": ");
+    slow[0] = harness_connect(h, "GET /v1/stoc");
+    slow[1] = harness_connect(h, "GET /v1/stock/MUG-01 HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n");
+    slow[2] = harness_connect(h, "POST /v1/movements HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                                 "application/json\r\nContent-Length: 1000\r\n\r\n{\"sku\": ");
     for (int i = 0; i < 3; i++) {
         assert_true(slow[i] >= 0);
     }
@@ -587,7 +547,7 @@ static void test_hostile__slow_clients_are_timed_out_and_others_served(void **st
     }
     for (int i = 0; i < 3; i++) {
         harness_context("slow client %d", i);
-        assert_true(closed_by_daemon(slow[i], 120));
+        assert_true(harness_closed_by_daemon(slow[i], 120));
         close(slow[i]);
     }
     harness_context(NULL);

@@ -2,7 +2,8 @@
  * test_limits.c - the limits of the config file's "limits": each API key gets
  * its own bucket of requests, and past it a 429 with Retry-After that
  * changes nothing; a connection that stops mid-request is closed after
- * request_timeout_seconds while everyone else is served.
+ * request_timeout_seconds while everyone else is served (test_connections.c has
+ * the cap on connections and the deadline of a whole request).
  *
  * The rate is one request per 100 seconds with a burst of 3, so that the
  * burst runs out during the test however slow the machine is.
@@ -13,14 +14,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "tests/harness/harness.h"
@@ -103,39 +99,18 @@ static void test_limits__public_routes_and_unknown_keys_are_not_counted(void **s
     harness_response_free(r);
 }
 
-/* Whether the daemon closes @fd within @seconds (a bound to wait, not a timing assertion). */
-static int closed_by_daemon(int fd, int seconds)
-{
-    for (int waited = 0; waited < seconds * 10; waited++) {
-        struct pollfd pfd = {fd, POLLIN, 0};
-        char buf[4096];
-
-        if (poll(&pfd, 1, 100) == 1) {
-            ssize_t n = recv(fd, buf, sizeof(buf), 0);
-            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-                return 1;
-            }
-        }
-    }
-    return 0;
-}
-
 static void test_limits__a_stalled_request_is_closed_and_others_served(void **state)
 {
     static const char partial[] = "GET /v1/me HTTP/1.1\r\nHost: x\r\nX-Stalled: 1\r\n";
     struct harness *h = *state;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->port)};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = harness_connect(h, partial);
     struct harness_response *r;
 
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_true(fd >= 0);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(send(fd, partial, strlen(partial), MSG_NOSIGNAL), (ssize_t)strlen(partial));
     r = harness_get(h, NULL, "/healthz");
     harness_assert_status(r, 200);
     harness_response_free(r);
-    assert_true(closed_by_daemon(fd, 60));
+    assert_true(harness_closed_by_daemon(fd, 60));
     close(fd);
 }
 

@@ -9,8 +9,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,20 +205,17 @@ static void test_operations__every_response_has_a_request_id(void **state)
 /* Send HEAD @path and read the whole answer (the server closes the connection). */
 static size_t head(const struct harness *h, const char *path, char *out, size_t max)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->port)};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
     char req[512];
     size_t n = 0;
     ssize_t got;
-    int len;
+    int fd;
 
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    len = snprintf(req, sizeof(req),
-                   "HEAD %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
-                   "Connection: close\r\n\r\n",
-                   path, h->keys[HARNESS_ADMIN]);
-    assert_int_equal(write(fd, req, (size_t)len), len);
+    snprintf(req, sizeof(req),
+             "HEAD %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+             "Connection: close\r\n\r\n",
+             path, h->keys[HARNESS_ADMIN]);
+    fd = harness_connect(h, req);
+    assert_true(fd >= 0);
     while (n + 1 < max && (got = read(fd, out + n, max - 1 - n)) > 0)
         n += (size_t)got;
     out[n] = '\0';

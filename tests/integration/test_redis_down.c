@@ -132,31 +132,14 @@ static void test_redis_down__503_quickly_then_recovers(void **state)
     harness_response_free(r);
 }
 
-/* metric_value - the value of the sample line that starts with @name in @text, or -1. */
-static double metric_value(const char *text, const char *name)
-{
-    const char *p = text;
-    size_t n = strlen(name);
-
-    while ((p = strstr(p, name)) != NULL) {
-        if ((p == text || p[-1] == '\n') && (p[n] == ' ' || p[n] == '{')) {
-            const char *v = strchr(p, ' ');
-
-            return v != NULL ? strtod(v + 1, NULL) : -1;
-        }
-        p += n;
-    }
-    return -1;
-}
-
 static void test_redis_down__metrics_count_the_reconnect(void **state)
 {
     struct harness *h = *state;
     struct harness_response *r = harness_get(h, NULL, "/metrics");
 
     harness_assert_status(r, 200);
-    assert_true(metric_value(r->body, "omnistock_redis_reconnects_total") >= 1);
-    assert_true(metric_value(r->body, "omnistock_redis_up") == 1);
+    assert_true(harness_metric_value(r->body, "omnistock_redis_reconnects_total") >= 1);
+    assert_true(harness_metric_value(r->body, "omnistock_redis_up") == 1);
     harness_response_free(r);
 }
 

@@ -1,0 +1,404 @@
+/*
+ * test_connections.c - "limits": max_connections and request_deadline_seconds.
+ *
+ * Past the cap a new connection is closed at once, unanswered, and counted,
+ * while those open go on being served; every way a connection can end gives
+ * its place back. A request trickled in a byte at a time is cut off at its
+ * deadline, though each byte comes well within request_timeout_seconds; a
+ * request being answered (an event stream) has no deadline.
+ *
+ * Waits below are bounds, polled: nothing asserts how long the daemon took.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tests/harness/harness.h"
+
+#define CAP        8
+#define CAP_CONFIG "{\"limits\": {\"max_connections\": 8, \"request_timeout_seconds\": 120}}"
+#define DEADLINE_CONFIG                                                                            \
+    "{\"limits\": {\"request_deadline_seconds\": 2, \"request_timeout_seconds\": 120},"            \
+    " \"events\": {\"stream_heartbeat_ms\": 300}}"
+
+/*
+ * Read one response with a Content-Length from @fd into @out (at most @size
+ * bytes, NUL-terminated). @return its status, or 0 when the connection
+ * closed or nothing whole came within 10 s.
+ */
+static int read_response(int fd, char *out, size_t size)
+{
+    size_t got = 0;
+
+    out[0] = '\0';
+    for (int waited = 0; waited < 100; waited++) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        const char *end = strstr(out, "\r\n\r\n");
+        const char *cl = strcasestr(out, "\r\nContent-Length:");
+        ssize_t n;
+
+        if (end != NULL && cl != NULL && cl < end &&
+            got >= (size_t)(end + 4 - out) + strtoul(cl + 17, NULL, 10))
+            return atoi(out + 9);
+        if (poll(&pfd, 1, 100) != 1)
+            continue;
+        n = recv(fd, out + got, size - 1 - got, 0);
+        if (n <= 0)
+            return 0;
+        got += (size_t)n;
+        out[got] = '\0';
+    }
+    return 0;
+}
+
+/* Whether the daemon closed @fd, waiting up to @ms for it. */
+static int peer_closed(int fd, int ms)
+{
+    struct pollfd pfd = {fd, POLLIN, 0};
+    char b[4096];
+
+    return poll(&pfd, 1, ms) == 1 && recv(fd, b, sizeof(b), 0) <= 0;
+}
+
+/* GET @path on the open connection @fd, keeping it open; the status, 0 if none. */
+static int keepalive_get(int fd, const char *path, char *out, size_t size)
+{
+    char req[256];
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
+
+    if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n)
+        return 0;
+    return read_response(fd, out, size);
+}
+
+/* The value of metric @name read on the open connection @fd, or -1. */
+static double metric_on(int fd, const char *name)
+{
+    static char text[65536];
+
+    if (keepalive_get(fd, "/metrics", text, sizeof(text)) != 200)
+        return -1;
+    return harness_metric_value(text, name);
+}
+
+/* The value of metric @name read on a connection of its own, or -1. */
+static double metric(const struct harness *h, const char *name)
+{
+    struct harness_response *r = harness_get(h, NULL, "/metrics");
+    double v = r->status == 200 ? harness_metric_value(r->body, name) : -1;
+
+    harness_response_free(r);
+    return v;
+}
+
+/* Wait (up to 10 s) for metric @name to be @want; @return its last value. */
+static double await_metric(const struct harness *h, int fd, const char *name, double want)
+{
+    double v = -1;
+
+    for (int i = 0; i < 100; i++) {
+        v = fd >= 0 ? metric_on(fd, name) : metric(h, name);
+        if (v == want)
+            break;
+        usleep(100 * 1000);
+    }
+    return v;
+}
+
+static void test_connections__past_the_cap_new_ones_are_closed_unanswered(void **state)
+{
+    struct harness *h = harness_start_config(CAP_CONFIG);
+    int idle[CAP - 1], kept, extra;
+    char buf[8192];
+    ssize_t n;
+
+    (void)state;
+    assert_non_null(h);
+    for (int i = 0; i < CAP - 1; i++) {
+        idle[i] = harness_connect(h, NULL);
+        assert_true(idle[i] >= 0);
+    }
+    /* The last place: a kept-alive connection, served (so the others were accepted first). */
+    kept = harness_connect(h, NULL);
+    assert_true(kept >= 0);
+    assert_int_equal(keepalive_get(kept, "/healthz", buf, sizeof(buf)), 200);
+
+    /* One more: closed without an answer, though it sent a whole request. */
+    extra = harness_connect(h, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    assert_true(extra >= 0);
+    assert_true(harness_closed_by_daemon(extra, 10));
+    close(extra);
+
+    /* Those open are still served, and the numbers say what happened. */
+    assert_int_equal(keepalive_get(kept, "/healthz", buf, sizeof(buf)), 200);
+    assert_true(metric_on(kept, "omnistock_connections") == CAP);
+    assert_true(metric_on(kept, "omnistock_connections_refused_total") == 1);
+
+    /* Places given back are taken again. */
+    for (int i = 0; i < 3; i++)
+        close(idle[i]);
+    assert_true(await_metric(h, kept, "omnistock_connections", CAP - 3) == CAP - 3);
+    for (int i = 0; i < 10; i++) {
+        struct harness_response *r = harness_get(h, h->keys[HARNESS_AGENT], "/v1/me");
+
+        harness_assert_status(r, 200);
+        harness_response_free(r);
+    }
+    n = recv(kept, buf, sizeof(buf), MSG_DONTWAIT);
+    assert_true(n < 0 && errno == EAGAIN); /* nothing unasked for came on the kept one */
+    for (int i = 3; i < CAP - 1; i++)
+        close(idle[i]);
+    close(kept);
+    assert_true(await_metric(h, -1, "omnistock_connections", 1) == 1);
+    assert_int_equal(harness_stop(h), 0);
+}
+
+/* Open an event stream as the admin and read its head; the socket, or -1. */
+static int open_stream(const struct harness *h, char *buf, size_t size)
+{
+    char req[512];
+    size_t got = 0;
+    int fd;
+
+    snprintf(req, sizeof(req),
+             "GET /v1/events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+             "Authorization: Bearer %s\r\n\r\n",
+             h->keys[HARNESS_ADMIN]);
+    fd = harness_connect(h, req);
+    buf[0] = '\0';
+    while (fd >= 0 && strstr(buf, "\r\n\r\n") == NULL && got + 1 < size) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        ssize_t n;
+
+        if (poll(&pfd, 1, 10000) != 1 || (n = recv(fd, buf + got, size - 1 - got, 0)) <= 0) {
+            close(fd);
+            return -1;
+        }
+        got += (size_t)n;
+        buf[got] = '\0';
+    }
+    return fd;
+}
+
+/* How each round of the test below ends its connection. */
+static void end_one_connection(const struct harness *h, int round)
+{
+    static const char bad[] = "NOT-HTTP\r\n\r\n";
+    static const char huge[] = "POST /v1/movements HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                               "application/json\r\nContent-Length: 99999999999\r\n\r\n";
+    static const char half[] = "GET /v1/stock/MUG-01 HTTP/1.1\r\nHost: x\r\n";
+    static const char whole[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    struct harness_response *r;
+    struct linger reset = {1, 0};
+    char buf[4096];
+    int fd;
+
+    harness_context("round %d", round);
+    switch (round % 7) {
+    case 0: /* an ordinary request, Connection: close */
+        r = harness_get(h, h->keys[HARNESS_AGENT], "/v1/me");
+        harness_assert_status(r, 200);
+        harness_response_free(r);
+        return;
+    case 1: /* garbage: 400 and closed by the daemon */
+        fd = harness_connect(h, bad);
+        assert_true(fd >= 0);
+        assert_true(harness_closed_by_daemon(fd, 10));
+        break;
+    case 2: /* a body too large to take: 413 and closed by the daemon */
+        fd = harness_connect(h, huge);
+        assert_true(fd >= 0);
+        assert_true(harness_closed_by_daemon(fd, 10));
+        break;
+    case 3: /* half a request, then the client hangs up */
+        fd = harness_connect(h, half);
+        assert_true(fd >= 0);
+        break;
+    case 4: /* a whole request, then a reset before the answer is read */
+        fd = harness_connect(h, whole);
+        assert_true(fd >= 0);
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+        break;
+    case 5: /* kept alive after its answer, then the client hangs up */
+        fd = harness_connect(h, NULL);
+        assert_true(fd >= 0);
+        assert_int_equal(keepalive_get(fd, "/healthz", buf, sizeof(buf)), 200);
+        break;
+    default: /* an event stream the client walks away from */
+        fd = open_stream(h, buf, sizeof(buf));
+        assert_true(fd >= 0);
+        assert_non_null(strstr(buf, " 200 "));
+        break;
+    }
+    close(fd);
+}
+
+static void test_connections__every_way_of_ending_gives_the_place_back(void **state)
+{
+    struct harness *h = harness_start_config(CAP_CONFIG);
+
+    (void)state;
+    assert_non_null(h);
+    /* Far more connections than places: one place kept by mistake, and the cap would close in. */
+    for (int round = 0; round < 10 * CAP; round++)
+        end_one_connection(h, round);
+    harness_context(NULL);
+    assert_true(await_metric(h, -1, "omnistock_connections", 1) == 1);
+    assert_true(metric(h, "omnistock_connections_refused_total") == 0);
+    assert_int_equal(harness_stop(h), 0);
+}
+
+static void test_connections__a_trickled_request_is_cut_off_at_its_deadline(void **state)
+{
+    struct harness *h = harness_start_config(DEADLINE_CONFIG);
+    struct harness_response *r;
+    int fd, closed = 0, sent = 0;
+
+    (void)state;
+    assert_non_null(h);
+    fd = harness_connect(h, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ");
+    assert_true(fd >= 0);
+    /* One byte every 100 ms (the timeout is 120 s): the request is never whole. */
+    while (!closed && sent++ < 600)
+        closed = send(fd, "a", 1, MSG_NOSIGNAL) != 1 || peer_closed(fd, 100);
+    assert_true(closed);
+    close(fd);
+    assert_true(metric(h, "omnistock_connections_deadline_total") == 1);
+
+    /* Meanwhile and after, everyone else is served. */
+    r = harness_get(h, h->keys[HARNESS_AGENT], "/v1/me");
+    harness_assert_status(r, 200);
+    harness_response_free(r);
+    assert_int_equal(harness_stop(h), 0);
+}
+
+static void test_connections__a_slow_but_timely_request_is_served(void **state)
+{
+    static const char body[] = "{\"skus\": [\"MUG-01\"], \"channel\": \"web\"}";
+    struct harness *h = harness_start_config(DEADLINE_CONFIG);
+    char req[1024], buf[8192];
+    size_t len, piece;
+    int fd;
+
+    (void)state;
+    assert_non_null(h);
+    len = (size_t)snprintf(req, sizeof(req),
+                           "POST /v1/stock/query HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                           "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+                           "Authorization: Bearer %s\r\n\r\n%s",
+                           strlen(body), h->keys[HARNESS_AGENT], body);
+    fd = harness_connect(h, NULL);
+    assert_true(fd >= 0);
+    /* Six pieces 200 ms apart: slow, but in whole well before the 2 s deadline. */
+    piece = len / 6 + 1;
+    for (size_t at = 0; at < len; at += piece) {
+        size_t n = len - at < piece ? len - at : piece;
+
+        assert_int_equal(send(fd, req + at, n, MSG_NOSIGNAL), (ssize_t)n);
+        usleep(200 * 1000);
+    }
+    assert_int_equal(read_response(fd, buf, sizeof(buf)), 200);
+    assert_non_null(strstr(buf, "\"MUG-01\""));
+
+    /* Each answer starts the next request's deadline afresh. */
+    for (int i = 0; i < 3; i++) {
+        usleep(1000 * 1000);
+        assert_int_equal(keepalive_get(fd, "/healthz", buf, sizeof(buf)), 200);
+    }
+    /* Idle past it, the connection is closed. */
+    assert_true(harness_closed_by_daemon(fd, 30));
+    close(fd);
+    assert_int_equal(harness_stop(h), 0);
+}
+
+static void test_connections__a_stream_outlives_the_deadline(void **state)
+{
+    struct harness *h = harness_start_config(DEADLINE_CONFIG);
+    char buf[8192];
+    size_t beats = 0;
+    int fd;
+
+    (void)state;
+    assert_non_null(h);
+    fd = open_stream(h, buf, sizeof(buf));
+    assert_true(fd >= 0);
+    assert_non_null(strstr(buf, " 200 "));
+    /* Heartbeats every 300 ms go on well past the 2 s deadline. */
+    sleep(3);
+    for (int i = 0; i < 50 && beats < 3; i++) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        ssize_t n;
+
+        if (poll(&pfd, 1, 100) != 1)
+            continue;
+        n = recv(fd, buf, sizeof(buf) - 1, 0);
+        assert_true(n > 0);
+        buf[n] = '\0';
+        for (const char *p = buf; (p = strstr(p, ": heartbeat\n")) != NULL; p++)
+            beats++;
+    }
+    assert_true(beats >= 3);
+    close(fd);
+    assert_true(metric(h, "omnistock_connections_deadline_total") == 0);
+    assert_int_equal(harness_stop(h), 0);
+}
+
+static void test_connections__limits_out_of_range_are_config_errors(void **state)
+{
+    static const char *const bad[] = {
+        "{\"limits\": {\"max_connections\": 0}}",
+        "{\"limits\": {\"max_connections\": 1000001}}",
+        "{\"limits\": {\"max_connections\": \"many\"}}",
+        "{\"limits\": {\"request_deadline_seconds\": 0}}",
+        "{\"limits\": {\"request_deadline_seconds\": 3601}}",
+    };
+
+    (void)state;
+    /* The daemon refuses to start (exit 2, one line naming the problem). */
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        harness_context("%s", bad[i]);
+        assert_null(harness_start_config(bad[i]));
+    }
+    harness_context(NULL);
+}
+
+/* Last: it lowers this process's own hard limit on open files, for good. */
+static void test_connections__the_cap_fits_the_open_files_limit(void **state)
+{
+    struct rlimit rl = {256, 256};
+    struct harness *h;
+
+    (void)state;
+    /* The daemon inherits a hard limit of 256 descriptors, far below 4096 connections. */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    h = harness_start();
+    assert_non_null(h);
+    assert_true(metric(h, "omnistock_connections_max") == 256 - 64);
+    assert_int_equal(harness_stop(h), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_connections__past_the_cap_new_ones_are_closed_unanswered),
+        cmocka_unit_test(test_connections__every_way_of_ending_gives_the_place_back),
+        cmocka_unit_test(test_connections__a_trickled_request_is_cut_off_at_its_deadline),
+        cmocka_unit_test(test_connections__a_slow_but_timely_request_is_served),
+        cmocka_unit_test(test_connections__a_stream_outlives_the_deadline),
+        cmocka_unit_test(test_connections__limits_out_of_range_are_config_errors),
+        cmocka_unit_test(test_connections__the_cap_fits_the_open_files_limit),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
