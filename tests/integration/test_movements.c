@@ -211,8 +211,8 @@ static void test_movements__on_hand_never_below_zero(void **state)
 {
     static const char *const refused[] = {
         "{\"sku\": \"SKU-4\", \"location\": \"store-york\", \"type\": \"sale\", \"quantity\": 6}",
-        "{\"sku\": \"SKU-4\", \"location\": \"store-york\", \"type\": \"adjustment\", "
-        "\"quantity\": -6}",
+        ("{\"sku\": \"SKU-4\", \"location\": \"store-york\", \"type\": \"adjustment\", "
+         "\"quantity\": -6}"),
         "{\"sku\": \"SKU-4\", \"location\": \"wh-1\", \"type\": \"sale\", \"quantity\": 1}",
     };
     struct harness *h = *state;
