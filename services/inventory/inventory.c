@@ -33,5 +33,6 @@ void inventory_free(struct inventory *inv)
         return;
     events_hub_free(inv->hub);
     resv_store_release(&inv->resv);
+    stock_store_release(&inv->store);
     free(inv);
 }

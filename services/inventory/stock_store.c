@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <hiredis/hiredis.h>
 
@@ -24,6 +25,48 @@ int stock_store_init(struct stock_store *st, const struct config *cfg, struct rc
     st->script_move = rclient_add_script(redis, "movement", movement_lua);
     st->script_product = rclient_add_script(redis, "product_put", product_put_lua);
     return st->script_move < 0 || st->script_product < 0 ? -1 : 0;
+}
+
+void stock_store_release(struct stock_store *st)
+{
+    free(st->rules);
+    st->rules = NULL;
+    st->rules_until_ms = 0;
+}
+
+static long long monotonic_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Keep a copy of @snap's rules for the reads that follow. */
+static void rules_keep(struct stock_store *st, const struct stock_snapshot *snap)
+{
+    struct loc_rule *copy = malloc((snap->nrules + 1) * sizeof(*copy));
+
+    if (copy == NULL)
+        return;
+    memcpy(copy, snap->rules, snap->nrules * sizeof(*copy));
+    free(st->rules);
+    st->rules = copy;
+    st->nrules = snap->nrules;
+    st->rules_until_ms = monotonic_ms() + STOCK_RULES_TTL_MS;
+}
+
+/* The kept rules into @snap, if fresh. @return 1 if so, 0 if they must be read, -1 (memory). */
+static int rules_reuse(struct stock_store *st, struct stock_snapshot *snap)
+{
+    if (st->rules_until_ms == 0 || monotonic_ms() >= st->rules_until_ms)
+        return 0;
+    snap->rules = malloc((st->nrules + 1) * sizeof(*snap->rules));
+    if (snap->rules == NULL)
+        return -1;
+    memcpy(snap->rules, st->rules, st->nrules * sizeof(*snap->rules));
+    snap->nrules = st->nrules;
+    return 1;
 }
 
 void stock_key_part(unsigned part, const char *kind, const char *sku, char *buf, size_t buflen)
@@ -52,10 +95,11 @@ void stock_snapshot_free(struct stock_snapshot *s)
 }
 
 /*
- * One read in flight: HGETALL of the location rules, then of each SKU's
- * stock hash (and product), pipelined on the one connection, so the rules
- * come back first. Plain commands cost Redis a fraction of a script call;
- * a read needs no atomicity, and every partition keeps the same rules.
+ * One read in flight: HGETALL of the location rules (unless the kept ones
+ * are fresh), then of each SKU's stock hash (and product), pipelined on the
+ * one connection, so the rules come back first. Plain commands cost Redis a
+ * fraction of a script call; a read needs no atomicity, and every partition
+ * keeps the same rules.
  */
 enum read_what { READ_RULES, READ_LEVELS, READ_PRODUCT };
 
@@ -177,8 +221,8 @@ static void on_read(redisReply *reply, const char *err, void *arg)
             op->err = err ? err : "unexpected reply to a read";
     } else if (op->err == NULL) {
         int rc = 0;
-        if (call->what == READ_RULES)
-            rc = rules_from_reply(snap, reply);
+        if (call->what == READ_RULES && (rc = rules_from_reply(snap, reply)) == 0)
+            rules_keep(op->st, snap);
         else if (call->what == READ_LEVELS)
             rc = item_from_reply(snap, &snap->items[call->item], reply);
         else
@@ -218,12 +262,22 @@ static int read_start(struct stock_store *st, const char (*skus)[PROTO_ID_SIZE],
     op->n = op->snap->n = n;
     op->cb = cb;
     op->arg = arg;
-    /* The rules as the first SKU's partition knows them: the scripts there use the same. */
-    stock_key_part(n ? partition_of(skus[0], st->cfg->partitions) : 0, "locs", NULL, key,
-                   sizeof(key));
-    op->calls[c] = (struct read_call){op, 0, READ_RULES};
-    if (read_send(op, &op->calls[c++], key) != 0)
-        goto fail; /* not connected: nothing sent, no callback */
+    switch (rules_reuse(st, op->snap)) {
+    case 1:
+        if (!rclient_ready(st->redis))
+            goto fail; /* answered 503 like any read while Redis is away */
+        break;
+    case 0:
+        /* The rules as the first SKU's partition knows them: the scripts there use the same. */
+        stock_key_part(n ? partition_of(skus[0], st->cfg->partitions) : 0, "locs", NULL, key,
+                       sizeof(key));
+        op->calls[c] = (struct read_call){op, 0, READ_RULES};
+        if (read_send(op, &op->calls[c++], key) != 0)
+            goto fail; /* not connected: nothing sent, no callback */
+        break;
+    default:
+        goto fail;
+    }
     /* Hold one extra count while sending, so no reply can finish the op early. */
     op->pending++;
     for (size_t i = 0; i < n && op->err == NULL; i++) {
@@ -333,6 +387,7 @@ int stock_move(struct stock_store *st, const struct movement *m, const char *ide
 }
 
 struct done_call {
+    struct stock_store *st; /* set by a location write: its rules are dropped when answered */
     stock_done_cb *cb;
     void *arg;
     size_t pending;
@@ -395,6 +450,8 @@ static void on_location_part(redisReply *reply, const char *err, void *arg)
         call->result = reply->integer;
     if (--call->pending > 0)
         return;
+    /* A read sent before the write may have kept the old rules meanwhile. */
+    stock_store_release(call->st);
     call->cb(call->result, call->err, call->arg);
     free(call);
 }
@@ -412,6 +469,8 @@ int stock_location_put(struct stock_store *st, const struct location *loc, stock
     json_decref(j);
     if (text == NULL || call == NULL)
         goto out;
+    stock_store_release(st);
+    call->st = st;
     call->cb = cb;
     call->arg = arg;
     call->result = -1;
@@ -439,6 +498,7 @@ int stock_location_put(struct stock_store *st, const struct location *loc, stock
     /* Release the sending hold; the callback frees call when the last reply arrives. */
     call->pending--;
     if (call->pending == 0) {
+        stock_store_release(st);
         call->cb(call->result, call->err, call->arg);
         free(call);
     }

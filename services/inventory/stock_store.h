@@ -35,10 +35,23 @@ struct stock_store {
     struct rclient *redis;
     int script_move;
     int script_product;
+
+    /*
+     * The location rules as the last read found them, reused by reads for
+     * STOCK_RULES_TTL_MS: they change only with PUT /v1/locations, which
+     * drops them here at once (another daemon's PUT is seen within the TTL).
+     */
+    struct loc_rule *rules;
+    size_t nrules;
+    long long rules_until_ms; /* 0: none kept */
 };
+
+#define STOCK_RULES_TTL_MS 1000
 
 /* stock_store_init - register the scripts. @return 0 or -1. */
 int stock_store_init(struct stock_store *st, const struct config *cfg, struct rclient *redis);
+/* stock_store_release - free what the store keeps. */
+void stock_store_release(struct stock_store *st);
 
 /* stock_key - "{pNN}:<kind>:<sku>" (or "{pNN}:<kind>" when @sku is NULL) for @sku's partition. */
 void stock_key(const struct stock_store *st, const char *kind, const char *sku, char *buf,

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/harness/harness.h"
 
@@ -130,6 +131,62 @@ static void test_stock__levels_and_channels_follow_the_formulas(void **state)
     harness_assert_jint(r, "channels/click_collect/store-leeds/available", 7);
     assert_int_equal(json_object_size(harness_jget(r->json, "channels/click_collect")), 1);
     harness_response_free(r);
+}
+
+static long long web_available(struct harness *h, const char *sku)
+{
+    char path[64];
+    struct harness_response *r;
+    long long v;
+
+    snprintf(path, sizeof(path), "/v1/stock/%s", sku);
+    r = harness_get(h, ADMIN, path);
+    harness_assert_status(r, 200);
+    v = harness_jint(r->json, "channels/web/available");
+    harness_response_free(r);
+    return v;
+}
+
+/* Rewrite store-leeds's rule as scripts see it in every partition, as another daemon's PUT would.
+ */
+static void rewrite_leeds_rule(struct harness *h, const char *rule)
+{
+    redisReply *keys = harness_redis_command(&h->redis, "KEYS {p*}:locs");
+
+    assert_non_null(keys);
+    assert_true(keys->elements > 0);
+    for (size_t i = 0; i < keys->elements; i++)
+        freeReplyObject(harness_redis_command(&h->redis, "HSET %s store-leeds %s",
+                                              keys->element[i]->str, rule));
+    freeReplyObject(keys);
+}
+
+static void test_stock__location_changes_show_in_stock_answers(void **state)
+{
+    static const char leeds[] = "{\"name\": \"Leeds\", \"type\": \"store\", \"fulfils\": "
+                                "[\"web\", \"store\", \"click_collect\"], \"store_buffer\": %d}";
+    struct harness *h = *state;
+    char body[256];
+    long long web = -1;
+
+    /* web = wh-1 99 + store-leeds (10 - safety 1 - buffer) */
+    assert_int_equal(web_available(h, "MUG-01"), 99 + 7);
+    snprintf(body, sizeof(body), leeds, 4);
+    harness_admin_put(h, "/v1/locations/store-leeds", body);
+    assert_int_equal(web_available(h, "MUG-01"), 99 + 5); /* at once, through this daemon */
+
+    /* Changed behind this daemon's back (another daemon): seen once its copy expires. */
+    rewrite_leeds_rule(h, "s:7:6");
+    for (int i = 0; i < 100 && web != 99 + 3; i++) {
+        web = web_available(h, "MUG-01");
+        if (web != 99 + 3)
+            usleep(100 * 1000);
+    }
+    assert_int_equal(web, 99 + 3);
+
+    snprintf(body, sizeof(body), leeds, 2);
+    harness_admin_put(h, "/v1/locations/store-leeds", body);
+    assert_int_equal(web_available(h, "MUG-01"), 99 + 7);
 }
 
 static void test_stock__figures_never_go_below_zero(void **state)
@@ -398,6 +455,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stock__levels_and_channels_follow_the_formulas),
+        cmocka_unit_test(test_stock__location_changes_show_in_stock_answers),
         cmocka_unit_test(test_stock__figures_never_go_below_zero),
         cmocka_unit_test(test_stock__product_without_stock_lists_zeros),
         cmocka_unit_test(test_stock__explain_shows_the_deductions),
