@@ -90,7 +90,7 @@ static void child_remove(pid_t pid)
     }
 }
 
-static long long now_ms(void)
+long long harness_now_ms(void)
 {
     struct timespec ts;
 
@@ -98,7 +98,7 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(int ms)
+void harness_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 
@@ -159,16 +159,16 @@ static int reap(pid_t pid)
  */
 static int stop_child(pid_t pid, int ms)
 {
-    long long deadline = now_ms() + ms;
+    long long deadline = harness_now_ms() + ms;
     int status;
 
     kill(pid, SIGTERM);
-    while (now_ms() < deadline) {
+    while (harness_now_ms() < deadline) {
         status = reap(pid);
         if (status != -1) {
             return status;
         }
-        sleep_ms(10);
+        harness_sleep_ms(10);
     }
     fprintf(stderr, "harness: pid %d ignored SIGTERM for %d ms, killing it\n", (int)pid, ms);
     kill(pid, SIGKILL);
@@ -196,7 +196,7 @@ static int free_port(void)
     return port;
 }
 
-static void print_file_tail(const char *label, const char *path, size_t max_bytes)
+void harness_print_file_tail(const char *label, const char *path, size_t max_bytes)
 {
     FILE *f = fopen(path, "r");
     char buf[4096];
@@ -341,22 +341,22 @@ static int redis_launch(struct harness_redis *r)
         r->pid = 0;
         return -1;
     }
-    deadline = now_ms() + REDIS_START_MS;
-    while (now_ms() < deadline) {
+    deadline = harness_now_ms() + REDIS_START_MS;
+    while (harness_now_ms() < deadline) {
         if (reap(r->pid) != -1) {
             fprintf(stderr, "harness: redis-server on port %d exited at start-up\n", r->port);
-            print_file_tail("redis log", log_path, 2000);
+            harness_print_file_tail("redis log", log_path, 2000);
             r->pid = 0;
             return -1;
         }
         if (redis_is_ours(r)) {
             return 0;
         }
-        sleep_ms(20);
+        harness_sleep_ms(20);
     }
     fprintf(stderr, "harness: redis-server on port %d not ready in %d ms\n", r->port,
             REDIS_START_MS);
-    print_file_tail("redis log", log_path, 2000);
+    harness_print_file_tail("redis log", log_path, 2000);
     harness_redis_stop(r);
     return -1;
 }
@@ -556,14 +556,17 @@ static const char *daemon_path(void)
  */
 static int daemon_launch(struct harness *h)
 {
-    char listen[64], redis_url[64], data_env[PATH_MAX + 32];
+    char listen[64], redis_url[sizeof(h->redis_url)], data_env[PATH_MAX + 32];
     char *env[] = {data_env, NULL};
     long long deadline;
     int timeout = h->timeout_ms;
 
     h->port = free_port();
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", h->port);
-    snprintf(redis_url, sizeof(redis_url), "redis://127.0.0.1:%d", h->redis.port);
+    if (h->redis_url[0] != '\0')
+        snprintf(redis_url, sizeof(redis_url), "%s", h->redis_url);
+    else
+        snprintf(redis_url, sizeof(redis_url), "redis://127.0.0.1:%d", h->redis.port);
     snprintf(data_env, sizeof(data_env), "OMNISTOCK_DATA=%s/data", h->dir);
     char *argv[] = {(char *)daemon_path(), "--listen", listen, "--redis", redis_url, "--config",
                     h->config_path,        NULL};
@@ -573,8 +576,8 @@ static int daemon_launch(struct harness *h)
         return -1;
     }
     h->timeout_ms = 1000 * slow();
-    deadline = now_ms() + (long long)DAEMON_READY_MS * slow();
-    while (now_ms() < deadline) {
+    deadline = harness_now_ms() + (long long)DAEMON_READY_MS * slow();
+    while (harness_now_ms() < deadline) {
         struct harness_response *r;
         int status = reap(h->daemon_pid);
 
@@ -592,7 +595,7 @@ static int daemon_launch(struct harness *h)
             h->timeout_ms = timeout;
             return 0;
         }
-        sleep_ms(50);
+        harness_sleep_ms(50);
     }
     h->timeout_ms = timeout;
     fprintf(stderr, "harness: omnistockd not ready in %d ms\n", DAEMON_READY_MS * slow());
@@ -601,6 +604,9 @@ static int daemon_launch(struct harness *h)
     h->daemon_pid = 0;
     return -1;
 }
+
+static struct harness *start(const char *redis_url, const char *extra_config,
+                             const char *const *redis_args);
 
 struct harness *harness_start(void)
 {
@@ -614,12 +620,28 @@ struct harness *harness_start_config(const char *extra_config)
 
 struct harness *harness_start_redis_args(const char *extra_config, const char *const *redis_args)
 {
+    return start(NULL, extra_config, redis_args);
+}
+
+struct harness *harness_start_url(const char *redis_url, const char *extra_config)
+{
+    return start(redis_url, extra_config, NULL);
+}
+
+static struct harness *start(const char *redis_url, const char *extra_config,
+                             const char *const *redis_args)
+{
     struct harness *h = calloc(1, sizeof(*h));
     int rc = 1;
 
     if (h == NULL) {
         return NULL;
     }
+    if (redis_url != NULL && strlen(redis_url) >= sizeof(h->redis_url)) {
+        free(h);
+        return NULL;
+    }
+    snprintf(h->redis_url, sizeof(h->redis_url), "%s", redis_url ? redis_url : "");
     h->redis.extra_args = redis_args;
     h->timeout_ms = 10000 * slow();
     snprintf(h->dir, sizeof(h->dir), "/tmp/omnistock-it-XXXXXX");
@@ -630,7 +652,8 @@ struct harness *harness_start_redis_args(const char *extra_config, const char *c
     }
     snprintf(h->redis.dir, sizeof(h->redis.dir), "%.100s/redis", h->dir);
     snprintf(h->log_path, sizeof(h->log_path), "%s/omnistockd.log", h->dir);
-    if (mkdir(h->redis.dir, 0700) != 0 || harness_redis_start(&h->redis) != 0 ||
+    if (mkdir(h->redis.dir, 0700) != 0 ||
+        (redis_url == NULL && harness_redis_start(&h->redis) != 0) ||
         write_config(h, extra_config) != 0) {
         goto err;
     }
@@ -716,7 +739,7 @@ int harness_daemon_restart(struct harness *h)
 void harness_daemon_log(const struct harness *h, size_t max_bytes)
 {
     if (h != NULL) {
-        print_file_tail("omnistockd log", h->log_path, max_bytes);
+        harness_print_file_tail("omnistockd log", h->log_path, max_bytes);
     }
 }
 
@@ -956,7 +979,7 @@ double harness_metric_value(const char *text, const char *name)
 static struct harness_response *exchange(const struct harness *h, const void *req, size_t len)
 {
     struct harness_response *r = calloc(1, sizeof(*r));
-    long long start = now_ms(), deadline = start + h->timeout_ms;
+    long long start = harness_now_ms(), deadline = start + h->timeout_ms;
     int fd = harness_connect(h, NULL);
     struct buf in = {0};
     size_t sent = 0;
@@ -965,12 +988,12 @@ static struct harness_response *exchange(const struct harness *h, const void *re
         goto out;
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    while (now_ms() < deadline && !message_done(&in)) {
+    while (harness_now_ms() < deadline && !message_done(&in)) {
         struct pollfd pfd = {fd, POLLIN | (sent < len ? POLLOUT : 0), 0};
         char chunk[65536];
         ssize_t n;
 
-        if (poll(&pfd, 1, (int)(deadline - now_ms())) <= 0) {
+        if (poll(&pfd, 1, (int)(deadline - harness_now_ms())) <= 0) {
             continue;
         }
         if ((pfd.revents & POLLOUT) && sent < len) {
@@ -999,7 +1022,7 @@ out:
         close(fd);
     }
     free(in.data);
-    r->seconds = (double)(now_ms() - start) / 1000.0;
+    r->seconds = (double)(harness_now_ms() - start) / 1000.0;
     return r;
 }
 

@@ -74,6 +74,18 @@ int harness_redis_digest(struct harness_redis *r, char out[41]);
 /* harness_redis_flushall - empty every database. @return 0 or -1. */
 int harness_redis_flushall(struct harness_redis *r);
 
+/* ---- small things the harness and tests share ---- */
+
+/* harness_now_ms - CLOCK_MONOTONIC in milliseconds. */
+long long harness_now_ms(void);
+
+/* harness_sleep_ms - sleep @ms milliseconds. */
+void harness_sleep_ms(int ms);
+
+/* harness_print_file_tail - the last @max_bytes of the file at @path on stderr, framed by @label.
+ */
+void harness_print_file_tail(const char *label, const char *path, size_t max_bytes);
+
 /* ---- omnistockd ---- */
 
 /* The API keys the harness configures, one per role (and a second store). */
@@ -97,6 +109,7 @@ struct harness {
     char log_path[PATH_MAX];
     char keys[HARNESS_NROLES][HARNESS_KEY_SIZE];
     int timeout_ms; /* HTTP client timeout per exchange, default 10000 (x OMNISTOCK_TEST_SLOW) */
+    char redis_url[1024]; /* set by harness_start_url: the daemon's Redis is not ours */
 };
 
 /*
@@ -119,6 +132,13 @@ struct harness *harness_start_config(const char *extra_config);
  * redis-server at every start, e.g. a persistence profile.
  */
 struct harness *harness_start_redis_args(const char *extra_config, const char *const *redis_args);
+
+/*
+ * harness_start_url - a config file and omnistockd on the Redis at @redis_url
+ * (e.g. a cluster's "cluster://..."), started by the caller: h->redis is not
+ * started, and harness_stop leaves that Redis alone. @extra_config as above.
+ */
+struct harness *harness_start_url(const char *redis_url, const char *extra_config);
 
 /*
  * harness_stop - stop the daemon (SIGTERM) and redis, remove the temp dir.

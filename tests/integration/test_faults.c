@@ -62,21 +62,6 @@ static char skus[NSKUS][32];
 
 /* ---- helpers ---- */
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
 /* seed - a warehouse, NSKUS products in NSKUS different partitions, @units of each. */
 static void seed(struct harness *h, long long units)
 {
@@ -146,17 +131,17 @@ static void levels(struct harness *h, const char *sku, long long *on_hand, long 
 /* wait_ok - GET @path until it answers 200 (up to @ms). @return the ms it took, or -1. */
 static long long wait_ok(const struct harness *h, const char *key, const char *path, int ms)
 {
-    long long start = now_ms();
+    long long start = harness_now_ms();
 
-    while (now_ms() - start < ms) {
+    while (harness_now_ms() - start < ms) {
         struct harness_response *r = harness_get(h, key, path);
         int status = r->status;
 
         harness_response_free(r);
         if (status == 200) {
-            return now_ms() - start;
+            return harness_now_ms() - start;
         }
-        sleep_ms(10);
+        harness_sleep_ms(10);
     }
     return -1;
 }
@@ -215,7 +200,7 @@ static enum raw_outcome raw_request(int port, const char *req, int *status)
 {
     char in[8192];
     size_t got = 0;
-    long long deadline = now_ms() + HTTP_TIMEOUT;
+    long long deadline = harness_now_ms() + HTTP_TIMEOUT;
     int fd = raw_connect(port);
     int eof = 0;
 
@@ -227,7 +212,7 @@ static enum raw_outcome raw_request(int port, const char *req, int *status)
         close(fd);
         return RAW_RESET;
     }
-    while (!eof && now_ms() < deadline) {
+    while (!eof && harness_now_ms() < deadline) {
         struct pollfd p = {fd, POLLIN, 0};
         ssize_t n;
 
@@ -257,14 +242,14 @@ struct load {
     int ttl; /* of the reservations; 0: a basket of one SKU held 600 s, else two SKUs */
     atomic_int stop;
     atomic_int acked;        /* 2xx writes so far, all clients */
-    atomic_llong redis_back; /* now_ms() when Redis answered again; 0 before */
+    atomic_llong redis_back; /* harness_now_ms() when Redis answered again; 0 before */
 };
 
 struct loader {
     struct load *ld;
     int index;
     int requests, ok, unavailable, bad_503, lost, other;
-    long long first_ok_after_back; /* now_ms() of the first 2xx of a request sent after */
+    long long first_ok_after_back; /* harness_now_ms() of the first 2xx of a request sent after */
     double slowest;
     char other_body[320];
     /* what was acknowledged: reservation ids; movement event ids with their SKU */
@@ -324,7 +309,7 @@ static void load_note(struct loader *c, struct harness_response *r, int write, i
 
         c->ok++;
         if (back != 0 && sent >= back && c->first_ok_after_back == 0) {
-            c->first_ok_after_back = now_ms();
+            c->first_ok_after_back = harness_now_ms();
         }
         if (write) {
             atomic_fetch_add(&c->ld->acked, 1);
@@ -358,7 +343,7 @@ static void *loader_main(void *arg)
     struct loader *c = arg;
 
     for (int n = 0; !atomic_load(&c->ld->stop); n++) {
-        long long sent = now_ms();
+        long long sent = harness_now_ms();
         int write, sku;
         struct harness_response *r = load_one(c, n, &write, &sku);
 
@@ -450,24 +435,24 @@ static void test_faults__redis_sigkill_under_load(void **state)
     ld.ttl = FAST_TTL;
     load_start(&ld, clients, threads, CLIENTS);
 
-    sleep_ms(500);
+    harness_sleep_ms(500);
     assert_int_equal(harness_redis_kill(&h->redis), 0);
-    killed = now_ms();
-    sleep_ms(300);
+    killed = harness_now_ms();
+    harness_sleep_ms(300);
     r = harness_get(h, NULL, "/healthz");
     harness_assert_status(r, 200); /* the process runs */
     harness_response_free(r);
     r = harness_get(h, NULL, "/readyz");
     harness_assert_status(r, 503); /* and says it cannot serve */
     harness_response_free(r);
-    sleep_ms(400);
+    harness_sleep_ms(400);
 
     assert_int_equal(harness_redis_start(&h->redis), 0);
-    back = now_ms();
+    back = harness_now_ms();
     atomic_store(&ld.redis_back, back);
     snprintf(path, sizeof(path), "/v1/stock/%s", skus[0]);
     recovery = wait_ok(h, ADMIN, path, RECOVERY_MS);
-    sleep_ms(300); /* the clients too see 2xx again */
+    harness_sleep_ms(300); /* the clients too see 2xx again */
     load_stop(&ld, clients, threads, CLIENTS, &sum);
 
     fprintf(stderr,
@@ -487,7 +472,7 @@ static void test_faults__redis_sigkill_under_load(void **state)
     assert_true(sum.first_ok_after_back != 0);
 
     /* baskets the crash cut between their holds and their record leak nothing past the TTL */
-    sleep_ms(FAST_TTL * 1000 + 1500);
+    harness_sleep_ms(FAST_TTL * 1000 + 1500);
     assert_consistent(h, "after the Redis crash and the holds' TTL");
     for (int s = 0; s < NSKUS; s++) {
         long long on_hand, reserved;
@@ -544,12 +529,12 @@ static void test_faults__durable_profile_keeps_acknowledged_writes(void **state)
     ld.view = *h;
     ld.with_movements = 1;
     load_start(&ld, clients, threads, CLIENTS);
-    start = now_ms();
-    while (atomic_load(&ld.acked) < DURABLE_ACKED && now_ms() - start < 20000) {
-        sleep_ms(1);
+    start = harness_now_ms();
+    while (atomic_load(&ld.acked) < DURABLE_ACKED && harness_now_ms() - start < 20000) {
+        harness_sleep_ms(1);
     }
     assert_int_equal(harness_redis_kill(&h->redis), 0);
-    sleep_ms(100); /* the clients see the outage */
+    harness_sleep_ms(100); /* the clients see the outage */
     load_stop(&ld, clients, threads, CLIENTS, &sum);
     assert_int_equal(sum.lost, 0);
     assert_int_equal(sum.other, 0);
@@ -652,10 +637,10 @@ static struct harness_response *retry_post(struct retrier *c, const char *path, 
     struct harness *view = &c->view;
     char key_header[96];
     const char *headers[] = {"Content-Type: application/json", key_header, NULL};
-    long long deadline = now_ms() + RETRY_MS;
+    long long deadline = harness_now_ms() + RETRY_MS;
 
     snprintf(key_header, sizeof(key_header), "Idempotency-Key: %s", idem);
-    for (int attempt = 0; now_ms() < deadline; attempt++) {
+    for (int attempt = 0; harness_now_ms() < deadline; attempt++) {
         struct harness_response *r;
 
         view->port = atomic_load(&c->run->port);
@@ -676,7 +661,7 @@ static struct harness_response *retry_post(struct retrier *c, const char *path, 
             return NULL;
         }
         harness_response_free(r);
-        sleep_ms(20);
+        harness_sleep_ms(20);
     }
     c->gave_up++;
     return NULL;
@@ -808,7 +793,7 @@ static void test_faults__daemon_sigkill_retries_take_effect_once(void **state)
     memset(&run, 0, sizeof(run));
     memset(clients, 0, sizeof(clients));
     atomic_store(&run.port, h->port);
-    snprintf(run.tag, sizeof(run.tag), "k%lld", now_ms() % 100000000);
+    snprintf(run.tag, sizeof(run.tag), "k%lld", harness_now_ms() % 100000000);
     for (int i = 0; i < CLIENTS; i++) {
         clients[i].run = &run;
         clients[i].view = *h;
@@ -816,14 +801,14 @@ static void test_faults__daemon_sigkill_retries_take_effect_once(void **state)
         clients[i].index = i;
         assert_int_equal(pthread_create(&threads[i], NULL, retrier_main, &clients[i]), 0);
     }
-    start = now_ms();
-    while (atomic_load(&run.acked) < KILL_AT_ACKED && now_ms() - start < 20000) {
-        sleep_ms(1);
+    start = harness_now_ms();
+    while (atomic_load(&run.acked) < KILL_AT_ACKED && harness_now_ms() - start < 20000) {
+        harness_sleep_ms(1);
     }
     assert_int_equal(harness_daemon_kill(h), 0);
-    killed = now_ms();
+    killed = harness_now_ms();
     assert_int_equal(harness_daemon_restart(h), 0); /* no client thread reads h->port */
-    ready = now_ms();
+    ready = harness_now_ms();
     atomic_store(&run.port, h->port);
     for (int i = 0; i < CLIENTS; i++) {
         pthread_join(threads[i], NULL);
@@ -941,7 +926,7 @@ static void *termer_main(void *arg)
         }
         c->answered++;
         c->last_status = status;
-        c->last_answer_ms = now_ms();
+        c->last_answer_ms = harness_now_ms();
         c->not_2xx += status < 200 || status >= 300;
     }
     return NULL;
@@ -970,28 +955,28 @@ static void test_faults__sigterm_finishes_in_flight_and_exits_0(void **state)
         clients[i].index = i;
         assert_int_equal(pthread_create(&threads[i], NULL, termer_main, &clients[i]), 0);
     }
-    sleep_ms(300);
+    harness_sleep_ms(300);
     /* Redis holds every command for a while: each client has a request in flight */
     rep = harness_redis_command(&h->redis, "CLIENT PAUSE %d ALL", PAUSE_MS);
     assert_non_null(rep);
     assert_int_equal(rep->type, REDIS_REPLY_STATUS);
     freeReplyObject(rep);
-    sleep_ms(300);
+    harness_sleep_ms(300);
     assert_int_equal(kill(h->daemon_pid, SIGTERM), 0);
-    termed = now_ms();
+    termed = harness_now_ms();
     /*
      * New connections are refused once the daemon has seen the signal. (One that races the
      * listener's close gets a reset from connect() instead: try once more after that.)
      */
-    while ((fd = raw_connect(h->port)) >= 0 && now_ms() - termed < 10000) {
+    while ((fd = raw_connect(h->port)) >= 0 && harness_now_ms() - termed < 10000) {
         close(fd);
-        sleep_ms(5);
+        harness_sleep_ms(5);
     }
     if (fd < 0 && errno == ECONNRESET) {
-        sleep_ms(5);
+        harness_sleep_ms(5);
         fd = raw_connect(h->port);
     }
-    refused_at = now_ms();
+    refused_at = harness_now_ms();
     if (fd >= 0 || errno != ECONNREFUSED) {
         fail_msg("a new connection after SIGTERM: %s", fd >= 0 ? "accepted" : strerror(errno));
     }
@@ -1005,7 +990,7 @@ static void test_faults__sigterm_finishes_in_flight_and_exits_0(void **state)
     fprintf(stderr,
             "sigterm: %d answered (%d not 2xx), %d reset, %d clients refused after; "
             "drained in %lld ms\n",
-            answered, not_2xx, reset, refused, now_ms() - termed);
+            answered, not_2xx, reset, refused, harness_now_ms() - termed);
     assert_int_equal(reset, 0);
     assert_int_equal(not_2xx, 0);
     assert_int_equal(refused, TERM_CLIENTS); /* each one's next request found nobody */
@@ -1143,7 +1128,7 @@ static void test_faults__hang_ups_before_redis_answers_leak_nothing(void **state
         pthread_t sleeper, waiter[2];
         struct waiting w[2];
         int slow_ms = round == 3 ? 2600 : 700;
-        long long slow_until = now_ms() + slow_ms;
+        long long slow_until = harness_now_ms() + slow_ms;
         int sent_while_slow = 0;
 
         /*
@@ -1153,7 +1138,7 @@ static void test_faults__hang_ups_before_redis_answers_leak_nothing(void **state
          */
         if (round == 1) {
             assert_int_equal(pthread_create(&sleeper, NULL, debug_sleep, h), 0);
-            sleep_ms(50);
+            harness_sleep_ms(50);
         } else {
             freeReplyObject(harness_redis_command(&h->redis, "CLIENT PAUSE %d ALL", slow_ms));
         }
@@ -1163,7 +1148,7 @@ static void test_faults__hang_ups_before_redis_answers_leak_nothing(void **state
         }
         for (int n = 0; n < HANGUPS; n++) {
             hang_up(h, round * HANGUPS + n);
-            sent_while_slow += now_ms() < slow_until;
+            sent_while_slow += harness_now_ms() < slow_until;
         }
         assert_true(sent_while_slow > 0);
         if (round == 1) {
@@ -1176,7 +1161,8 @@ static void test_faults__hang_ups_before_redis_answers_leak_nothing(void **state
             assert_true(w[i].status == 200 || w[i].good_503);
             harness_context(NULL);
         }
-        sleep_ms((int)(slow_until - now_ms() > 0 ? slow_until - now_ms() : 0) + 300);
+        harness_sleep_ms(
+            (int)(slow_until - harness_now_ms() > 0 ? slow_until - harness_now_ms() : 0) + 300);
         r = harness_get(h, NULL, "/healthz");
         harness_assert_status(r, 200);
         harness_response_free(r);
