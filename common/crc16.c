@@ -25,6 +25,18 @@ uint16_t crc16(const void *data, size_t len)
     return crc;
 }
 
+unsigned key_slot(const char *key, size_t len)
+{
+    const char *open = memchr(key, '{', len), *close;
+
+    if (open != NULL) {
+        close = memchr(open + 1, '}', len - (size_t)(open + 1 - key));
+        if (close != NULL && close > open + 1)
+            return crc16(open + 1, (size_t)(close - open - 1)) & 16383;
+    }
+    return crc16(key, len) & 16383;
+}
+
 unsigned partition_of(const char *sku, unsigned nparts)
 {
     if (sku == NULL || nparts == 0) {

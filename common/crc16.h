@@ -11,6 +11,13 @@
 /* crc16 - CRC16/XMODEM of @len bytes: crc16("123456789", 9) == 0x31C3. */
 uint16_t crc16(const void *data, size_t len);
 
+/*
+ * key_slot - the Redis Cluster slot (0..16383) of a key: crc16 of the part
+ * between the first '{' and the next '}' when that part is not empty, else
+ * of the whole key.
+ */
+unsigned key_slot(const char *key, size_t len);
+
 /* partition_of - the partition (0..nparts-1) of a SKU: crc16(sku) % nparts. */
 unsigned partition_of(const char *sku, unsigned nparts);
 

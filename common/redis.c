@@ -1,17 +1,28 @@
 /*
  * redis.c - the async client of redis.h: connect, handshake (auth, select,
- * script loading), pipelined commands with timeouts, reconnect with backoff.
+ * script loading), pipelined commands with timeouts, reconnect with backoff;
+ * on a cluster, one connection per master and commands routed by slot.
  *
- * Redis answers commands on a connection in the order they were sent, so the
- * client keeps its own FIFO of pending commands: the oldest one is the first
- * to time out, and one periodic timer watches it. A timeout means Redis is not
- * answering; the connection is dropped, which fails every pending command, and
- * a fresh one is made.
+ * Redis answers commands on a connection in the order they were sent, so
+ * each connection (a node) keeps its own FIFO of pending commands: the
+ * oldest one is the first to time out, and one periodic timer watches them
+ * all. A timeout means Redis is not answering; the connection is dropped,
+ * which fails every command pending on it, and a fresh one is made.
+ *
+ * A cluster client keeps a node per master and the master of each of the
+ * 16384 slots. It learns them with CLUSTER SLOTS from any node that answers
+ * (the seeds at first), and reads them again every few seconds, at once
+ * when a connection drops or a MOVED comes back, and often while a slot has
+ * no master it can reach. A command answered MOVED or ASK is sent again
+ * (after ASKING for ASK) to the node named, if that node is connected; if
+ * not, it fails like one sent to a node that went away, and the caller
+ * answers 503.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 #include <time.h>
 
@@ -20,12 +31,20 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include "common/crc16.h"
 #include "common/log.h"
 #include "common/redis.h"
 
-#define BACKOFF_MIN_MS 50
-#define BACKOFF_MAX_MS 500
-#define TICK_MS        50
+#define BACKOFF_MIN_MS  50
+#define BACKOFF_MAX_MS  500
+#define TICK_MS         50
+#define NSLOTS          16384
+#define MAX_NODES       64
+#define MAX_REDIRECTS   5
+#define MAP_EVERY_MS    5000 /* the slot map is read again this often */
+#define MAP_DEGRADED_MS 200  /* and this often while a slot has no ready master */
+#define MAX_SCRIPTS     32
+#define MAX_OBSERVERS   4
 
 enum rstate {
     RC_DOWN,      /* no connection; a retry is scheduled */
@@ -33,22 +52,38 @@ enum rstate {
     RC_READY,
 };
 
+struct rnode;
+
 struct rcmd {
     TAILQ_ENTRY(rcmd) link;
-    struct rclient *client;
-    rclient_cb *cb; /* NULL for the client's own handshake commands */
+    struct rnode *node;
+    rclient_cb *cb; /* NULL for a node's own handshake commands */
     void *arg;
     long long deadline_ms;
-    char *formatted; /* EVALSHA commands keep their bytes for one NOSCRIPT retry */
+    char *formatted; /* kept for one NOSCRIPT retry, and on a cluster for redirects */
     size_t len;
     int retried;
+    int redirects;
     int last_handshake; /* the reply that completes the handshake */
 };
 
-#define MAX_SCRIPTS   32
-#define MAX_OBSERVERS 4
+/* One connection: to the server, or to one master of a cluster. */
+struct rnode {
+    struct rclient *client;
+    char host[256];
+    int port;
+    redisAsyncContext *ac;
+    enum rstate state;
+    long long connect_deadline_ms;
+    long long backoff_ms;
+    const char *drop_reason;
+    TAILQ_HEAD(rcmd_list, rcmd) pending;
+    struct event *retry;
+    int ever_ready;
+    int mapped; /* a cluster node the last slot map named as a master */
+};
 
-/* A Lua script; sha is learnt from SCRIPT LOAD at connect. */
+/* A Lua script; sha is learnt from SCRIPT LOAD at connect (the same on every node). */
 struct redis_script {
     const char *name;
     const char *source;
@@ -61,19 +96,17 @@ struct rclient {
     struct redis_script scripts[MAX_SCRIPTS];
     size_t nscripts;
     long long timeout_ms;
-
-    redisAsyncContext *ac;
-    enum rstate state;
-    long long connect_deadline_ms;
-    long long backoff_ms;
-    int ever_ready;
-    const char *drop_reason;
     int closed; /* rclient_close: no more connecting */
+    int ready;  /* as last told to the observers */
 
-    TAILQ_HEAD(, rcmd) pending;
+    struct rnode *nodes[MAX_NODES];
+    size_t nnodes;
+    int cluster;
+    struct rnode *slots[NSLOTS]; /* cluster: the master of each slot, or NULL */
+    int map_asked;               /* a CLUSTER SLOTS is pending */
+    long long next_map_ms;
+
     struct event *tick;
-    struct event *retry;
-
     struct {
         rclient_state_cb *cb;
         void *arg;
@@ -82,7 +115,9 @@ struct rclient {
     struct rclient_stats stats;
 };
 
-static void conn_start(struct rclient *c);
+static void node_connect(struct rnode *n);
+static void client_update(struct rclient *c, const char *why);
+static void map_ask(struct rclient *c);
 
 static long long now_ms(void)
 {
@@ -104,9 +139,76 @@ static const char *url_shown(const char *url, char *out, size_t outlen)
     return out;
 }
 
+/* "host[:port]" between @p and @end; @port is kept when there is none. @return 0 or -1. */
+static int parse_host_port(const char *p, const char *end, char *host, size_t hostlen, int *port)
+{
+    const char *colon = memchr(p, ':', (size_t)(end - p));
+    const char *hend = colon ? colon : end;
+
+    if (hend == p || (size_t)(hend - p) >= hostlen)
+        return -1;
+    memcpy(host, p, (size_t)(hend - p));
+    host[hend - p] = '\0';
+    if (colon != NULL) {
+        long v = 0;
+        const char *d = colon + 1;
+        if (d == end || end - d > 5)
+            return -1;
+        for (; d < end; d++) {
+            if (*d < '0' || *d > '9')
+                return -1;
+            v = v * 10 + (*d - '0');
+        }
+        if (v < 1 || v > 65535)
+            return -1;
+        *port = (int)v;
+    }
+    return 0;
+}
+
+/* "host:port[,host:port...]" of a cluster. */
+static int parse_seeds(const char *p, struct redis_addr *out, const char *url, char *err,
+                       size_t errlen)
+{
+    char shown[320];
+
+    if (strchr(p, '/') != NULL) {
+        snprintf(err, errlen, "--redis: a cluster has no database number: '%s'",
+                 url_shown(url, shown, sizeof(shown)));
+        return -1;
+    }
+    while (*p != '\0') {
+        const char *end = strchr(p, ',');
+        int port = 0;
+
+        if (end == NULL)
+            end = p + strlen(p);
+        if (out->nseeds == REDIS_MAX_SEEDS) {
+            snprintf(err, errlen, "--redis: at most %d cluster nodes", REDIS_MAX_SEEDS);
+            return -1;
+        }
+        if (parse_host_port(p, end, out->seeds[out->nseeds].host,
+                            sizeof(out->seeds[out->nseeds].host), &port) != 0 ||
+            port == 0) {
+            snprintf(err, errlen, "--redis: each cluster node is host:port in '%s'",
+                     url_shown(url, shown, sizeof(shown)));
+            return -1;
+        }
+        out->seeds[out->nseeds++].port = port;
+        p = *end == ',' ? end + 1 : end;
+    }
+    if (out->nseeds == 0) {
+        snprintf(err, errlen, "--redis: a cluster needs at least one host:port");
+        return -1;
+    }
+    snprintf(out->host, sizeof(out->host), "%s", out->seeds[0].host);
+    out->port = out->seeds[0].port;
+    return 0;
+}
+
 int redis_addr_parse(const char *url, struct redis_addr *out, char *err, size_t errlen)
 {
-    const char *p, *at, *slash, *colon;
+    const char *p, *at, *slash, *hend;
     char *end, shown[320];
 
     memset(out, 0, sizeof(*out));
@@ -121,14 +223,19 @@ int redis_addr_parse(const char *url, struct redis_addr *out, char *err, size_t 
         snprintf(out->path, sizeof(out->path), "%s", url + 7);
         return 0;
     }
-    if (strncmp(url, "redis://", 8) != 0) {
-        snprintf(err, errlen, "--redis: '%s' is not redis://..., unix://... or embedded",
+    if (strncmp(url, "redis://", 8) == 0) {
+        out->kind = REDIS_ADDR_TCP;
+        p = url + 8;
+    } else if (strncmp(url, "cluster://", 10) == 0) {
+        out->kind = REDIS_ADDR_CLUSTER;
+        p = url + 10;
+    } else {
+        snprintf(err, errlen,
+                 "--redis: '%s' is not redis://..., cluster://..., unix://... or embedded",
                  url_shown(url, shown, sizeof(shown)));
         return -1;
     }
-    out->kind = REDIS_ADDR_TCP;
     out->port = 6379;
-    p = url + 8;
     at = strrchr(p, '@');
     if (at != NULL) {
         const char *sep = memchr(p, ':', (size_t)(at - p));
@@ -142,30 +249,14 @@ int redis_addr_parse(const char *url, struct redis_addr *out, char *err, size_t 
         memcpy(out->password, sep ? sep + 1 : p, plen);
         p = at + 1;
     }
+    if (out->kind == REDIS_ADDR_CLUSTER)
+        return parse_seeds(p, out, url, err, errlen);
     slash = strchr(p, '/');
-    colon = strchr(p, ':');
-    if (colon != NULL && slash != NULL && colon > slash)
-        colon = NULL;
-    {
-        const char *hend = colon ? colon : slash ? slash : p + strlen(p);
-        if (hend == p || (size_t)(hend - p) >= sizeof(out->host)) {
-            snprintf(err, errlen, "--redis: missing or too long host in '%s'",
-                     url_shown(url, shown, sizeof(shown)));
-            return -1;
-        }
-        memcpy(out->host, p, (size_t)(hend - p));
-    }
-    if (colon != NULL) {
-        long port;
-        errno = 0;
-        port = strtol(colon + 1, &end, 10);
-        if (errno != 0 || end == colon + 1 || (*end != '\0' && *end != '/') || port < 1 ||
-            port > 65535) {
-            snprintf(err, errlen, "--redis: invalid port in '%s'",
-                     url_shown(url, shown, sizeof(shown)));
-            return -1;
-        }
-        out->port = (int)port;
+    hend = slash ? slash : p + strlen(p);
+    if (parse_host_port(p, hend, out->host, sizeof(out->host), &out->port) != 0) {
+        snprintf(err, errlen, "--redis: missing or too long host, or invalid port, in '%s'",
+                 url_shown(url, shown, sizeof(shown)));
+        return -1;
     }
     if (slash != NULL && slash[1] != '\0') {
         long db;
@@ -181,48 +272,96 @@ int redis_addr_parse(const char *url, struct redis_addr *out, char *err, size_t 
     return 0;
 }
 
-static void set_state(struct rclient *c, enum rstate s)
-{
-    enum rstate old = c->state;
+/* ---- nodes: one connection each ---- */
 
-    c->state = s;
-    if (old != RC_READY && s == RC_READY) {
-        if (c->ever_ready)
-            c->stats.reconnects++;
-        c->ever_ready = 1;
-        log_info("event=redis_ready reconnects=%llu", c->stats.reconnects);
+/* Whether every slot has a master we are connected to (a plain client: its one node). */
+static int all_ready(const struct rclient *c)
+{
+    if (!c->cluster)
+        return c->nnodes == 1 && c->nodes[0]->state == RC_READY;
+    for (size_t s = 0; s < NSLOTS; s++) {
+        if (c->slots[s] == NULL || c->slots[s]->state != RC_READY)
+            return 0;
+    }
+    return 1;
+}
+
+/* Tell the observers when the client as a whole comes up or goes down. */
+static void client_update(struct rclient *c, const char *why)
+{
+    int ready = !c->closed && all_ready(c);
+
+    if (c->cluster && !ready && c->next_map_ms > now_ms() + MAP_DEGRADED_MS)
+        c->next_map_ms = now_ms() + MAP_DEGRADED_MS;
+    if (ready == c->ready)
+        return;
+    c->ready = ready;
+    if (ready) {
+        log_info("event=redis_ready reconnects=%llu masters=%zu", c->stats.reconnects,
+                 c->cluster ? rclient_cluster_nodes(c) : (size_t)1);
         for (size_t i = 0; i < c->nobservers; i++)
             c->observers[i].cb(1, c->observers[i].arg);
-    } else if (old == RC_READY && s != RC_READY) {
-        log_warn("event=redis_lost reason=\"%s\"", c->drop_reason ? c->drop_reason : "closed");
+    } else {
+        log_warn("event=redis_lost reason=\"%s\"", why ? why : "closed");
         for (size_t i = 0; i < c->nobservers; i++)
             c->observers[i].cb(0, c->observers[i].arg);
     }
 }
 
-static void schedule_retry(struct rclient *c)
+static void node_set_state(struct rnode *n, enum rstate s)
 {
+    struct rclient *c = n->client;
+    enum rstate old = n->state;
+
+    n->state = s;
+    if (old == s)
+        return;
+    if (s == RC_READY) {
+        if (n->ever_ready)
+            c->stats.reconnects++;
+        n->ever_ready = 1;
+        n->backoff_ms = BACKOFF_MIN_MS;
+        if (c->cluster)
+            log_info("event=redis_node_ready node=%s:%d", n->host, n->port);
+    } else if (old == RC_READY && c->cluster) {
+        log_warn("event=redis_node_lost node=%s:%d reason=\"%s\"", n->host, n->port,
+                 n->drop_reason ? n->drop_reason : "closed");
+    }
+    if (s == RC_READY && c->cluster && (c->stats.slot_maps == 0 || !all_ready(c)))
+        map_ask(c);
+    client_update(c, n->drop_reason);
+    if (s == RC_READY)
+        n->drop_reason = NULL;
+}
+
+static void node_retry_later(struct rnode *n)
+{
+    struct rclient *c = n->client;
     struct timeval tv;
 
-    set_state(c, RC_DOWN);
-    if (c->closed || evtimer_pending(c->retry, NULL))
+    node_set_state(n, RC_DOWN);
+    /* A cluster node no longer in the map waits until a map names it again. */
+    if (c->closed || evtimer_pending(n->retry, NULL) ||
+        (c->cluster && !n->mapped && c->stats.slot_maps > 0))
         return;
-    tv.tv_sec = c->backoff_ms / 1000;
-    tv.tv_usec = (c->backoff_ms % 1000) * 1000;
-    evtimer_add(c->retry, &tv);
-    c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+    tv.tv_sec = n->backoff_ms / 1000;
+    tv.tv_usec = (n->backoff_ms % 1000) * 1000;
+    evtimer_add(n->retry, &tv);
+    n->backoff_ms = n->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : n->backoff_ms * 2;
 }
 
 /* Drop the connection: hiredis fails every pending callback, then we retry. */
-static void conn_drop(struct rclient *c, const char *reason)
+static void node_drop(struct rnode *n, const char *reason)
 {
-    redisAsyncContext *ac = c->ac;
+    redisAsyncContext *ac = n->ac;
 
     if (ac == NULL)
         return;
-    c->drop_reason = reason;
-    c->ac = NULL;
-    schedule_retry(c);
+    n->drop_reason = reason;
+    n->ac = NULL;
+    if (n->client->cluster)
+        n->client->next_map_ms = 0; /* who serves its slots now? */
+    node_retry_later(n);
     redisAsyncFree(ac);
 }
 
@@ -240,74 +379,150 @@ static int is_noscript(const redisReply *r)
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
 
-static int send_formatted(struct rclient *c, struct rcmd *cmd, const char *buf, size_t len)
+static int send_formatted(struct rnode *n, struct rcmd *cmd, const char *buf, size_t len)
 {
-    if (redisAsyncFormattedCommand(c->ac, on_reply, cmd, buf, len) != REDIS_OK)
+    if (redisAsyncFormattedCommand(n->ac, on_reply, cmd, buf, len) != REDIS_OK)
         return -1;
-    TAILQ_INSERT_TAIL(&c->pending, cmd, link);
+    cmd->node = n;
+    TAILQ_INSERT_TAIL(&n->pending, cmd, link);
+    return 0;
+}
+
+/* Send @argv on @n as one of the client's own commands (@cb may be NULL: the handshake's). */
+static int node_send_own(struct rnode *n, rclient_cb *cb, void *arg, int argc, const char **argv,
+                         long long deadline_ms)
+{
+    struct rcmd *cmd = calloc(1, sizeof(*cmd));
+
+    if (cmd == NULL)
+        return -1;
+    cmd->node = n;
+    cmd->cb = cb;
+    cmd->arg = arg;
+    cmd->deadline_ms = deadline_ms;
+    if (redisAsyncCommandArgv(n->ac, on_reply, cmd, argc, argv, NULL) != REDIS_OK) {
+        free(cmd);
+        return -1;
+    }
+    TAILQ_INSERT_TAIL(&n->pending, cmd, link);
     return 0;
 }
 
 /* After NOSCRIPT (Redis restarted or SCRIPT FLUSH): load all scripts, then resend. */
-static int retry_noscript(struct rclient *c, struct rcmd *cmd)
+static int retry_noscript(struct rnode *n, struct rcmd *cmd)
 {
-    for (size_t i = 0; i < c->nscripts; i++) {
-        struct rcmd *load = calloc(1, sizeof(*load));
-        const char *argv[] = {"SCRIPT", "LOAD", c->scripts[i].source};
-        char *buf;
-        int len;
+    struct rclient *c = n->client;
 
-        if (load == NULL)
+    for (size_t i = 0; i < c->nscripts; i++) {
+        const char *argv[] = {"SCRIPT", "LOAD", c->scripts[i].source};
+        if (node_send_own(n, NULL, NULL, 3, argv, now_ms() + c->timeout_ms) != 0)
             return -1;
-        load->client = c;
-        load->deadline_ms = now_ms() + c->timeout_ms;
-        len = redisFormatCommandArgv(&buf, 3, argv, NULL);
-        if (len < 0 || send_formatted(c, load, buf, (size_t)len) != 0) {
-            if (len >= 0)
-                redisFreeCommand(buf);
-            free(load);
-            return -1;
-        }
-        redisFreeCommand(buf);
     }
     cmd->retried = 1;
     cmd->deadline_ms = now_ms() + c->timeout_ms;
-    return send_formatted(c, cmd, cmd->formatted, cmd->len);
+    return send_formatted(n, cmd, cmd->formatted, cmd->len);
 }
 
-static void handshake_reply(struct rclient *c, struct rcmd *cmd, redisReply *r)
+static void handshake_reply(struct rnode *n, struct rcmd *cmd, redisReply *r)
 {
     if (r == NULL)
         return;
     if (r->type == REDIS_REPLY_ERROR) {
-        log_error("event=redis_handshake_failed error=\"%s\"", r->str);
-        conn_drop(c, "handshake failed");
+        /* NOSCRIPT answers a retry's own SCRIPT LOAD only if Redis went away meanwhile. */
+        log_error("event=redis_handshake_failed node=%s:%d error=\"%s\"", n->host, n->port, r->str);
+        node_drop(n, "handshake failed");
         return;
     }
-    if (cmd->last_handshake && c->state == RC_HANDSHAKE) {
-        c->backoff_ms = BACKOFF_MIN_MS;
-        c->drop_reason = NULL;
-        set_state(c, RC_READY);
+    if (cmd->last_handshake && n->state == RC_HANDSHAKE)
+        node_set_state(n, RC_READY);
+}
+
+static void ignore_reply(redisReply *reply, const char *err, void *arg)
+{
+    (void)reply;
+    (void)err;
+    (void)arg;
+}
+
+static struct rnode *node_for(struct rclient *c, const char *host, int port);
+
+/*
+ * A cluster's MOVED or ASK: send @cmd again to the node named, if it is
+ * connected (after ASKING, for ASK). @return 0 if sent, -1 if it is not a
+ * redirect, 1 if it is one we cannot follow now.
+ */
+static int redirect(struct rclient *c, struct rcmd *cmd, const redisReply *r)
+{
+    int ask = strncmp(r->str, "ASK ", 4) == 0;
+    const char *p, *colon;
+    char host[256];
+    struct rnode *n;
+    long slot;
+    char *end;
+
+    if (!ask && strncmp(r->str, "MOVED ", 6) != 0)
+        return -1;
+    slot = strtol(r->str + (ask ? 4 : 6), &end, 10);
+    p = end + (*end == ' ');
+    colon = strrchr(p, ':');
+    if (slot < 0 || slot >= NSLOTS || colon == NULL || colon == p ||
+        (size_t)(colon - p) >= sizeof(host))
+        return 1;
+    memcpy(host, p, (size_t)(colon - p));
+    host[colon - p] = '\0';
+    n = node_for(c, host, atoi(colon + 1));
+    if (!ask) {
+        if (n != NULL) {
+            n->mapped = 1;
+            c->slots[slot] = n;
+        }
+        c->next_map_ms = 0; /* the map moved: read it again */
     }
+    if (n == NULL || n->state != RC_READY || cmd->redirects >= MAX_REDIRECTS)
+        return 1;
+    if (ask) {
+        const char *asking[] = {"ASKING"};
+        if (node_send_own(n, ignore_reply, NULL, 1, asking, now_ms() + c->timeout_ms) != 0)
+            return 1;
+    }
+    cmd->redirects++;
+    cmd->deadline_ms = now_ms() + c->timeout_ms;
+    if (send_formatted(n, cmd, cmd->formatted, cmd->len) != 0)
+        return 1;
+    c->stats.redirects++;
+    return 0;
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     struct rcmd *cmd = privdata;
-    struct rclient *c = cmd->client;
+    struct rnode *n = cmd->node;
+    struct rclient *c = n->client;
     redisReply *r = reply;
 
     (void)ac;
-    TAILQ_REMOVE(&c->pending, cmd, link);
-    if (is_noscript(r) && cmd->formatted && !cmd->retried && c->ac != NULL &&
-        retry_noscript(c, cmd) == 0)
+    TAILQ_REMOVE(&n->pending, cmd, link);
+    if (is_noscript(r) && cmd->formatted && !cmd->retried && n->ac != NULL &&
+        retry_noscript(n, cmd) == 0)
         return;
+    if (c->cluster && r != NULL && r->type == REDIS_REPLY_ERROR && cmd->cb != NULL &&
+        cmd->formatted != NULL) {
+        int rc = redirect(c, cmd, r);
+        if (rc == 0)
+            return;
+        if (rc == 1) {
+            c->stats.errors++;
+            cmd->cb(NULL, "cluster slot moving", cmd->arg);
+            rcmd_free(cmd);
+            return;
+        }
+    }
     if (r == NULL || r->type == REDIS_REPLY_ERROR)
         c->stats.errors++;
     if (cmd->cb == NULL)
-        handshake_reply(c, cmd, r);
+        handshake_reply(n, cmd, r);
     else if (r == NULL)
-        cmd->cb(NULL, c->drop_reason ? c->drop_reason : "connection lost", cmd->arg);
+        cmd->cb(NULL, n->drop_reason ? n->drop_reason : "connection lost", cmd->arg);
     else
         cmd->cb(r, NULL, cmd->arg);
     rcmd_free(cmd);
@@ -315,46 +530,31 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 
 static void on_connect(const redisAsyncContext *ac, int status)
 {
-    struct rclient *c = ac->data;
+    struct rnode *n = ac->data;
 
     if (status == REDIS_OK)
         return;
     /* hiredis frees the context after this returns; pending commands fail. */
-    log_warn("event=redis_connect_failed error=\"%s\"", ac->errstr);
-    if (c->ac == ac) {
-        c->ac = NULL;
-        c->drop_reason = "connect failed";
-        schedule_retry(c);
+    log_warn("event=redis_connect_failed node=%s:%d error=\"%s\"", n->host, n->port, ac->errstr);
+    if (n->ac == ac) {
+        n->ac = NULL;
+        n->drop_reason = "connect failed";
+        node_retry_later(n);
     }
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
-    struct rclient *c = ac->data;
+    struct rnode *n = ac->data;
 
     (void)status;
-    if (c->ac == ac) {
-        c->ac = NULL;
-        c->drop_reason = "connection lost";
-        schedule_retry(c);
+    if (n->ac == ac) {
+        n->ac = NULL;
+        n->drop_reason = "connection lost";
+        if (n->client->cluster)
+            n->client->next_map_ms = 0;
+        node_retry_later(n);
     }
-}
-
-static int handshake_send(struct rclient *c, int argc, const char **argv, int last)
-{
-    struct rcmd *cmd = calloc(1, sizeof(*cmd));
-
-    if (cmd == NULL)
-        return -1;
-    cmd->client = c;
-    cmd->deadline_ms = c->connect_deadline_ms;
-    cmd->last_handshake = last;
-    if (redisAsyncCommandArgv(c->ac, on_reply, cmd, argc, argv, NULL) != REDIS_OK) {
-        free(cmd);
-        return -1;
-    }
-    TAILQ_INSERT_TAIL(&c->pending, cmd, link);
-    return 0;
 }
 
 /* The scripts' SHA-1s come back from SCRIPT LOAD; remember them. */
@@ -369,97 +569,343 @@ static void script_loaded(redisReply *r, const char *err, void *arg)
                   r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 }
 
-static int handshake(struct rclient *c)
+static int handshake(struct rnode *n)
 {
+    struct rclient *c = n->client;
+    long long deadline = n->connect_deadline_ms;
+    const char *ping[] = {"PING"};
     char db[16];
 
     if (c->addr.password[0] != '\0') {
         const char *auth_user[] = {"AUTH", c->addr.user, c->addr.password};
         const char *auth[] = {"AUTH", c->addr.password};
-        if (c->addr.user[0] != '\0' ? handshake_send(c, 3, auth_user, 0)
-                                    : handshake_send(c, 2, auth, 0))
+        if (c->addr.user[0] != '\0' ? node_send_own(n, NULL, NULL, 3, auth_user, deadline)
+                                    : node_send_own(n, NULL, NULL, 2, auth, deadline))
             return -1;
     }
     if (c->addr.db != 0) {
         const char *sel[] = {"SELECT", db};
         snprintf(db, sizeof(db), "%d", c->addr.db);
-        if (handshake_send(c, 2, sel, 0) != 0)
+        if (node_send_own(n, NULL, NULL, 2, sel, deadline) != 0)
             return -1;
     }
     for (size_t i = 0; i < c->nscripts; i++) {
         const char *load[] = {"SCRIPT", "LOAD", c->scripts[i].source};
-        struct rcmd *cmd = calloc(1, sizeof(*cmd));
-        if (cmd == NULL)
+        if (node_send_own(n, script_loaded, &c->scripts[i], 3, load, deadline) != 0)
             return -1;
-        cmd->client = c;
-        cmd->cb = script_loaded;
-        cmd->arg = &c->scripts[i];
-        cmd->deadline_ms = c->connect_deadline_ms;
-        if (redisAsyncCommandArgv(c->ac, on_reply, cmd, 3, load, NULL) != REDIS_OK) {
-            free(cmd);
-            return -1;
-        }
-        TAILQ_INSERT_TAIL(&c->pending, cmd, link);
     }
-    {
-        const char *ping[] = {"PING"};
-        return handshake_send(c, 1, ping, 1);
-    }
+    if (node_send_own(n, NULL, NULL, 1, ping, deadline) != 0)
+        return -1;
+    TAILQ_LAST(&n->pending, rcmd_list)->last_handshake = 1;
+    return 0;
 }
 
-static void conn_start(struct rclient *c)
+static void node_connect(struct rnode *n)
 {
+    struct rclient *c = n->client;
     redisAsyncContext *ac;
 
+    if (c->closed || n->ac != NULL)
+        return;
     if (c->addr.kind == REDIS_ADDR_UNIX)
         ac = redisAsyncConnectUnix(c->addr.path);
     else
-        ac = redisAsyncConnect(c->addr.host, c->addr.port);
+        ac = redisAsyncConnect(n->host, n->port);
     if (ac == NULL || ac->err) {
-        log_warn("event=redis_connect_failed error=\"%s\"", ac ? ac->errstr : "out of memory");
+        log_warn("event=redis_connect_failed node=%s:%d error=\"%s\"", n->host, n->port,
+                 ac ? ac->errstr : "out of memory");
         if (ac)
             redisAsyncFree(ac);
-        schedule_retry(c);
+        node_retry_later(n);
         return;
     }
-    ac->data = c;
-    c->ac = ac;
-    c->state = RC_HANDSHAKE;
-    c->connect_deadline_ms = now_ms() + c->timeout_ms;
+    ac->data = n;
+    n->ac = ac;
+    node_set_state(n, RC_HANDSHAKE);
+    n->connect_deadline_ms = now_ms() + c->timeout_ms;
     redisLibeventAttach(ac, c->base);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    if (handshake(c) != 0)
-        conn_drop(c, "handshake failed");
+    if (handshake(n) != 0)
+        node_drop(n, "handshake failed");
 }
 
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    conn_start(arg);
+    node_connect(arg);
 }
 
-/* Every tick: is the oldest pending command (or the connect) overdue? */
+static struct rnode *node_new(struct rclient *c, const char *host, int port)
+{
+    struct rnode *n;
+
+    if (c->nnodes == MAX_NODES) {
+        /* Reuse the place of a node no map names any more and that is not connected. */
+        for (size_t i = 0; i < c->nnodes; i++) {
+            n = c->nodes[i];
+            if (!n->mapped && n->ac == NULL) {
+                event_free(n->retry);
+                free(n);
+                c->nodes[i] = c->nodes[--c->nnodes];
+                break;
+            }
+        }
+        if (c->nnodes == MAX_NODES)
+            return NULL;
+    }
+    n = calloc(1, sizeof(*n));
+    if (n == NULL)
+        return NULL;
+    n->client = c;
+    snprintf(n->host, sizeof(n->host), "%s", host);
+    n->port = port;
+    n->backoff_ms = BACKOFF_MIN_MS;
+    TAILQ_INIT(&n->pending);
+    n->retry = evtimer_new(c->base, on_retry, n);
+    if (n->retry == NULL) {
+        free(n);
+        return NULL;
+    }
+    c->nodes[c->nnodes++] = n;
+    return n;
+}
+
+/* The node at @host:@port, made and connecting if it is new. NULL when out of places. */
+static struct rnode *node_for(struct rclient *c, const char *host, int port)
+{
+    struct rnode *n;
+
+    for (size_t i = 0; i < c->nnodes; i++) {
+        n = c->nodes[i];
+        if (n->port == port && strcmp(n->host, host) == 0) {
+            if (n->ac == NULL && !evtimer_pending(n->retry, NULL))
+                node_connect(n);
+            return n;
+        }
+    }
+    n = node_new(c, host, port);
+    if (n != NULL)
+        node_connect(n);
+    return n;
+}
+
+static void node_free(struct rnode *n)
+{
+    if (n->retry)
+        event_free(n->retry);
+    free(n);
+}
+
+/* ---- the cluster's slot map ---- */
+
+/* Connect to the seeds again: no node we know answers. */
+static void seeds_connect(struct rclient *c)
+{
+    for (size_t i = 0; i < c->addr.nseeds; i++)
+        node_for(c, c->addr.seeds[i].host, c->addr.seeds[i].port);
+}
+
+/* One "[start, end, [host, port, ...], replicas...]" of CLUSTER SLOTS; 0 or -1. */
+static int map_entry(const redisReply *e, long long *start, long long *end, const char **host,
+                     long long *port)
+{
+    const redisReply *m;
+
+    if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
+        e->element[0]->type != REDIS_REPLY_INTEGER || e->element[1]->type != REDIS_REPLY_INTEGER)
+        return -1;
+    m = e->element[2];
+    if (m->type != REDIS_REPLY_ARRAY || m->elements < 2 ||
+        m->element[0]->type != REDIS_REPLY_STRING || m->element[1]->type != REDIS_REPLY_INTEGER)
+        return -1;
+    *start = e->element[0]->integer;
+    *end = e->element[1]->integer;
+    *host = m->element[0]->str;
+    *port = m->element[1]->integer;
+    return *start >= 0 && *start <= *end && *end<NSLOTS && * port> 0 && *port < 65536 ? 0 : -1;
+}
+
+struct map_ask {
+    struct rclient *client;
+    char host[256]; /* the node asked: an empty host in its answer means this one */
+};
+
+static void on_map(redisReply *r, const char *err, void *arg)
+{
+    struct map_ask *ask = arg;
+    struct rclient *c = ask->client;
+    long long start, end, port;
+    const char *host;
+    size_t covered = 0;
+
+    c->map_asked = 0;
+    if (err != NULL || r->type != REDIS_REPLY_ARRAY || c->closed) {
+        if (!c->closed)
+            log_warn("event=redis_cluster_map_failed error=\"%s\"", err ? err
+                                                                    : r->type == REDIS_REPLY_ERROR
+                                                                        ? r->str
+                                                                        : "unexpected reply");
+        c->next_map_ms = now_ms() + MAP_DEGRADED_MS;
+        free(ask);
+        return;
+    }
+    for (size_t i = 0; i < r->elements; i++) {
+        if (map_entry(r->element[i], &start, &end, &host, &port) != 0) {
+            log_warn("event=redis_cluster_map_failed error=\"unreadable CLUSTER SLOTS\"");
+            c->next_map_ms = now_ms() + MAP_DEGRADED_MS;
+            free(ask);
+            return;
+        }
+    }
+    for (size_t i = 0; i < c->nnodes; i++)
+        c->nodes[i]->mapped = 0;
+    memset(c->slots, 0, sizeof(c->slots));
+    for (size_t i = 0; i < r->elements; i++) {
+        struct rnode *n;
+        map_entry(r->element[i], &start, &end, &host, &port);
+        n = node_for(c, host[0] ? host : ask->host, (int)port);
+        if (n == NULL)
+            continue;
+        n->mapped = 1;
+        for (long long s = start; s <= end; s++)
+            c->slots[s] = n;
+        covered += (size_t)(end - start + 1);
+    }
+    free(ask);
+    /* Nodes the map no longer names stop retrying (node_retry_later). */
+    for (size_t i = 0; i < c->nnodes; i++) {
+        if (!c->nodes[i]->mapped && c->nodes[i]->ac == NULL)
+            evtimer_del(c->nodes[i]->retry);
+    }
+    if (c->stats.slot_maps++ == 0 || covered != NSLOTS)
+        log_info("event=redis_cluster_map masters=%zu slots=%zu", rclient_cluster_nodes(c),
+                 covered);
+    c->next_map_ms = now_ms() + MAP_EVERY_MS;
+    client_update(c, "slot map");
+}
+
+/* Ask a connected node for the slot map, or reach for the seeds when none is. */
+static void map_ask(struct rclient *c)
+{
+    const char *argv[] = {"CLUSTER", "SLOTS"};
+    struct rnode *n = NULL;
+    struct map_ask *ask;
+
+    if (c->map_asked || c->closed)
+        return;
+    for (size_t i = 0; i < c->nnodes; i++) {
+        struct rnode *m = c->nodes[i];
+        if (m->state == RC_READY && (n == NULL || (!n->mapped && m->mapped)))
+            n = m;
+    }
+    if (n == NULL) {
+        seeds_connect(c);
+        c->next_map_ms = now_ms() + MAP_DEGRADED_MS;
+        return;
+    }
+    ask = calloc(1, sizeof(*ask));
+    if (ask == NULL)
+        return;
+    ask->client = c;
+    snprintf(ask->host, sizeof(ask->host), "%s", n->host);
+    if (node_send_own(n, on_map, ask, 2, argv, now_ms() + c->timeout_ms) != 0) {
+        free(ask);
+        return;
+    }
+    c->map_asked = 1;
+}
+
+size_t rclient_cluster_nodes(const struct rclient *c)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; c->cluster && i < c->nnodes; i++)
+        n += c->nodes[i]->mapped;
+    return n;
+}
+
+/*
+ * The key a command acts on, for its slot: the argument after the name,
+ * but the stream of XREADGROUP/XREAD, the key of XGROUP, the first key of
+ * EVAL/EVALSHA; NULL for commands without one.
+ */
+static const char *command_key(int argc, const char **argv, const size_t *lens, size_t *len)
+{
+    static const char *const keyless[] = {"TIME", "PING", "INFO", "CLUSTER", "SCRIPT", "DBSIZE"};
+    int at = 1;
+
+    for (size_t i = 0; i < sizeof(keyless) / sizeof(keyless[0]); i++) {
+        if (strcasecmp(argv[0], keyless[i]) == 0)
+            return NULL;
+    }
+    if (strcasecmp(argv[0], "EVALSHA") == 0 || strcasecmp(argv[0], "EVAL") == 0)
+        at = argc > 2 && atoi(argv[2]) > 0 ? 3 : argc;
+    else if (strcasecmp(argv[0], "XGROUP") == 0)
+        at = 2;
+    else if (strcasecmp(argv[0], "XREADGROUP") == 0 || strcasecmp(argv[0], "XREAD") == 0) {
+        at = argc;
+        for (int i = 1; i + 1 < argc; i++) {
+            if (strcasecmp(argv[i], "STREAMS") == 0) {
+                at = i + 1;
+                break;
+            }
+        }
+    }
+    if (at >= argc)
+        return NULL;
+    *len = lens ? lens[at] : strlen(argv[at]);
+    return argv[at];
+}
+
+/* The node a command goes to; NULL when that node is not connected. */
+static struct rnode *route(struct rclient *c, int argc, const char **argv, const size_t *lens)
+{
+    const char *key;
+    size_t len = 0;
+    struct rnode *n = NULL;
+
+    if (!c->cluster)
+        n = c->nodes[0];
+    else if ((key = command_key(argc, argv, lens, &len)) != NULL)
+        n = c->slots[key_slot(key, len)];
+    else {
+        for (size_t i = 0; i < c->nnodes && n == NULL; i++) {
+            if (c->nodes[i]->mapped && c->nodes[i]->state == RC_READY)
+                n = c->nodes[i];
+        }
+    }
+    return n != NULL && n->state == RC_READY ? n : NULL;
+}
+
+/* ---- the client ---- */
+
+/* Every tick: is a connect or the oldest command of a node overdue? Is the map due? */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct rclient *c = arg;
-    struct rcmd *oldest = TAILQ_FIRST(&c->pending);
     long long now = now_ms();
 
     (void)fd;
     (void)what;
-    if (c->ac == NULL)
-        return;
-    if (c->state == RC_HANDSHAKE && now > c->connect_deadline_ms) {
-        conn_drop(c, "connect timeout");
-        return;
+    for (size_t i = 0; i < c->nnodes; i++) {
+        struct rnode *n = c->nodes[i];
+        struct rcmd *oldest = TAILQ_FIRST(&n->pending);
+
+        if (n->ac == NULL)
+            continue;
+        if (n->state == RC_HANDSHAKE && now > n->connect_deadline_ms) {
+            node_drop(n, "connect timeout");
+        } else if (oldest != NULL && now > oldest->deadline_ms) {
+            c->stats.timeouts++;
+            log_warn("event=redis_timeout node=%s:%d timeout_ms=%lld", n->host, n->port,
+                     c->timeout_ms);
+            node_drop(n, "timeout");
+        }
     }
-    if (oldest != NULL && now > oldest->deadline_ms) {
-        c->stats.timeouts++;
-        log_warn("event=redis_timeout timeout_ms=%lld", c->timeout_ms);
-        conn_drop(c, "timeout");
-    }
+    if (c->cluster && !c->closed && now >= c->next_map_ms)
+        map_ask(c);
 }
 
 struct rclient *rclient_new(struct event_base *base, const struct redis_addr *addr,
@@ -473,11 +919,11 @@ struct rclient *rclient_new(struct event_base *base, const struct redis_addr *ad
     c->base = base;
     c->addr = *addr;
     c->timeout_ms = timeout_ms;
-    c->backoff_ms = BACKOFF_MIN_MS;
-    TAILQ_INIT(&c->pending);
+    c->cluster = addr->kind == REDIS_ADDR_CLUSTER;
     c->tick = event_new(base, -1, EV_PERSIST, on_tick, c);
-    c->retry = evtimer_new(base, on_retry, c);
-    if (c->tick == NULL || c->retry == NULL) {
+    if (c->tick == NULL ||
+        (!c->cluster && node_new(c, addr->kind == REDIS_ADDR_UNIX ? addr->path : addr->host,
+                                 addr->port) == NULL)) {
         rclient_free(c);
         return NULL;
     }
@@ -500,7 +946,10 @@ int rclient_add_script(struct rclient *c, const char *name, const char *source)
 
 void rclient_start(struct rclient *c)
 {
-    conn_start(c);
+    if (c->cluster)
+        seeds_connect(c);
+    else
+        node_connect(c->nodes[0]);
 }
 
 void rclient_close(struct rclient *c)
@@ -509,14 +958,17 @@ void rclient_close(struct rclient *c)
         return;
     c->closed = 1;
     c->nobservers = 0;
-    if (c->retry)
-        evtimer_del(c->retry);
-    if (c->ac != NULL) {
-        redisAsyncContext *ac = c->ac;
-        c->drop_reason = "shutdown";
-        c->ac = NULL;
-        c->state = RC_DOWN;
-        redisAsyncFree(ac); /* every pending command's callback, with "shutdown" */
+    c->ready = 0;
+    for (size_t i = 0; i < c->nnodes; i++) {
+        struct rnode *n = c->nodes[i];
+        evtimer_del(n->retry);
+        if (n->ac != NULL) {
+            redisAsyncContext *ac = n->ac;
+            n->drop_reason = "shutdown";
+            n->ac = NULL;
+            n->state = RC_DOWN;
+            redisAsyncFree(ac); /* every pending command's callback, with "shutdown" */
+        }
     }
 }
 
@@ -525,10 +977,10 @@ void rclient_free(struct rclient *c)
     if (c == NULL)
         return;
     rclient_close(c);
+    for (size_t i = 0; i < c->nnodes; i++)
+        node_free(c->nodes[i]);
     if (c->tick)
         event_free(c->tick);
-    if (c->retry)
-        event_free(c->retry);
     free(c);
 }
 
@@ -544,7 +996,7 @@ int rclient_observe(struct rclient *c, rclient_state_cb *cb, void *arg)
 
 int rclient_ready(const struct rclient *c)
 {
-    return c->state == RC_READY;
+    return c->ready;
 }
 
 const struct rclient_stats *rclient_stats(const struct rclient *c)
@@ -558,7 +1010,6 @@ static struct rcmd *rcmd_new(struct rclient *c, rclient_cb *cb, void *arg)
 
     if (cmd == NULL)
         return NULL;
-    cmd->client = c;
     cmd->cb = cb;
     cmd->arg = arg;
     cmd->deadline_ms = now_ms() + c->timeout_ms;
@@ -566,18 +1017,41 @@ static struct rcmd *rcmd_new(struct rclient *c, rclient_cb *cb, void *arg)
     return cmd;
 }
 
+/* Format and send; a cluster keeps the bytes for MOVED and ASK. @return 0 or -1. */
+static int send_argv(struct rclient *c, struct rnode *n, struct rcmd *cmd, int argc,
+                     const char **argv, const size_t *lens, int keep)
+{
+    int len;
+
+    if (!keep && !c->cluster) {
+        if (redisAsyncCommandArgv(n->ac, on_reply, cmd, argc, argv, lens) != REDIS_OK)
+            return -1;
+        cmd->node = n;
+        TAILQ_INSERT_TAIL(&n->pending, cmd, link);
+        return 0;
+    }
+    len = redisFormatCommandArgv(&cmd->formatted, argc, argv, lens);
+    if (len < 0) {
+        cmd->formatted = NULL;
+        return -1;
+    }
+    cmd->len = (size_t)len;
+    return send_formatted(n, cmd, cmd->formatted, cmd->len);
+}
+
 int rclient_command(struct rclient *c, rclient_cb *cb, void *arg, int argc, const char **argv,
                     const size_t *lens)
 {
+    struct rnode *n;
     struct rcmd *cmd;
 
-    if (c->state != RC_READY || (cmd = rcmd_new(c, cb, arg)) == NULL)
+    if (c->closed || argc < 1 || (n = route(c, argc, argv, lens)) == NULL ||
+        (cmd = rcmd_new(c, cb, arg)) == NULL)
         return -1;
-    if (redisAsyncCommandArgv(c->ac, on_reply, cmd, argc, argv, lens) != REDIS_OK) {
-        free(cmd);
+    if (send_argv(c, n, cmd, argc, argv, lens, 0) != 0) {
+        rcmd_free(cmd);
         return -1;
     }
-    TAILQ_INSERT_TAIL(&c->pending, cmd, link);
     return 0;
 }
 
@@ -589,10 +1063,11 @@ int rclient_eval(struct rclient *c, rclient_cb *cb, void *arg, size_t script, in
     const char **argv = stack_argv;
     size_t *alens = stack_lens;
     char nk[16];
+    struct rnode *n;
     struct rcmd *cmd;
-    int len, rc = -1;
+    int rc = -1;
 
-    if (c->state != RC_READY || script >= c->nscripts || c->scripts[script].sha[0] == '\0')
+    if (c->closed || script >= c->nscripts || c->scripts[script].sha[0] == '\0')
         return -1;
     if (nargs + 3 > 64) {
         argv = malloc(sizeof(*argv) * (size_t)(nargs + 3));
@@ -611,15 +1086,9 @@ int rclient_eval(struct rclient *c, rclient_cb *cb, void *arg, size_t script, in
         argv[i + 3] = args[i];
         alens[i + 3] = lens ? lens[i] : strlen(args[i]);
     }
-    if ((cmd = rcmd_new(c, cb, arg)) == NULL)
+    if ((n = route(c, nargs + 3, argv, alens)) == NULL || (cmd = rcmd_new(c, cb, arg)) == NULL)
         goto out;
-    len = redisFormatCommandArgv(&cmd->formatted, nargs + 3, argv, alens);
-    if (len < 0) {
-        free(cmd);
-        goto out;
-    }
-    cmd->len = (size_t)len;
-    if (send_formatted(c, cmd, cmd->formatted, cmd->len) != 0) {
+    if (send_argv(c, n, cmd, nargs + 3, argv, alens, 1) != 0) {
         rcmd_free(cmd);
         goto out;
     }

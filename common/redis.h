@@ -6,6 +6,13 @@
  * connect timeouts on libevent timers, reconnection with backoff, and Lua
  * scripts loaded at connect and called by EVALSHA (reloaded on NOSCRIPT).
  *
+ * On Redis Cluster, one such connection per master: the client learns the
+ * slot map (CLUSTER SLOTS) from any node it reaches, sends each command to
+ * the master of its key's slot, follows MOVED and ASK, and reads the map
+ * again when a connection drops, on MOVED, and every few seconds, so a
+ * promoted replica is found by itself. Commands on keys in different
+ * slots may be answered in any order.
+ *
  * Contract: a command accepted by rclient_command or rclient_eval (return 0)
  * gets its callback called exactly once, later, from the loop: with the reply,
  * or with reply NULL and an error string when it timed out, the connection
@@ -25,21 +32,30 @@ struct rclient;
 enum redis_addr_kind {
     REDIS_ADDR_TCP,
     REDIS_ADDR_UNIX,
+    REDIS_ADDR_CLUSTER,
 };
+
+#define REDIS_MAX_SEEDS 16
 
 struct redis_addr {
     enum redis_addr_kind kind;
-    char host[256];
+    char host[256]; /* TCP; for a cluster, the first seed */
     int port;
     char path[PATH_MAX];
     char user[128];
     char password[256];
     int db;
+    struct {
+        char host[256];
+        int port;
+    } seeds[REDIS_MAX_SEEDS]; /* a cluster's nodes to learn the slot map from */
+    size_t nseeds;
 };
 
 /*
- * redis_addr_parse - "redis://[[user]:password@]host[:port][/db]" or
- * "unix:///path/to/socket". @return 0, or -1 with one line in @err.
+ * redis_addr_parse - "redis://[[user]:password@]host[:port][/db]",
+ * "unix:///path/to/socket" or "cluster://[[user]:password@]host:port[,host:port...]".
+ * @return 0, or -1 with one line in @err.
  */
 int redis_addr_parse(const char *url, struct redis_addr *out, char *err, size_t errlen);
 
@@ -59,6 +75,8 @@ struct rclient_stats {
     unsigned long long errors;     /* failed commands and error replies */
     unsigned long long timeouts;   /* commands that timed out */
     unsigned long long reconnects; /* successful connects after the first */
+    unsigned long long redirects;  /* cluster: commands sent again after MOVED or ASK */
+    unsigned long long slot_maps;  /* cluster: slot maps learnt */
 };
 
 /*
@@ -97,22 +115,32 @@ void rclient_free(struct rclient *c);
  */
 int rclient_observe(struct rclient *c, rclient_state_cb *cb, void *arg);
 
-/* rclient_ready - 1 when connected, authenticated and scripts loaded. */
+/*
+ * rclient_ready - 1 when connected, authenticated and scripts loaded (on a
+ * cluster: for the master of every slot).
+ */
 int rclient_ready(const struct rclient *c);
+
+/* rclient_cluster_nodes - the masters a cluster client routes to (0 when not a cluster). */
+size_t rclient_cluster_nodes(const struct rclient *c);
 
 /* rclient_stats - counters since the client was made. */
 const struct rclient_stats *rclient_stats(const struct rclient *c);
 
 /*
  * rclient_command - send one command (argv form; lens may be NULL for C
- * strings). @return 0 if sent (callback will come), -1 if not connected.
+ * strings). On a cluster it goes to the master of its key (the argument
+ * after the command name; the stream of XREADGROUP, the key of XGROUP) or,
+ * with no key (TIME, PING), to any master. @return 0 if sent (callback will
+ * come), -1 if not connected.
  */
 int rclient_command(struct rclient *c, rclient_cb *cb, void *arg, int argc, const char **argv,
                     const size_t *lens);
 
 /*
  * rclient_eval - EVALSHA scripts[script] with @nkeys keys followed by the
- * script's other arguments, all in @args (lens may be NULL).
+ * script's other arguments, all in @args (lens may be NULL). On a cluster it
+ * goes to the master of the first key; every key must be in its slot.
  * @return 0 if sent, -1 if not connected.
  */
 int rclient_eval(struct rclient *c, rclient_cb *cb, void *arg, size_t script, int nkeys, int nargs,

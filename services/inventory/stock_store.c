@@ -27,11 +27,23 @@ int stock_store_init(struct stock_store *st, const struct config *cfg, struct rc
     return st->script_move < 0 || st->script_product < 0 ? -1 : 0;
 }
 
+/*
+ * Moved by every location write, so that each store in the process (the
+ * inventory's and the recommender's) drops the rules it keeps.
+ */
+static unsigned long rules_generation;
+
 void stock_store_release(struct stock_store *st)
 {
     free(st->rules);
     st->rules = NULL;
     st->rules_until_ms = 0;
+}
+
+/* A location write is sent, or answered: no store may keep the rules from before it. */
+static void rules_drop_everywhere(void)
+{
+    rules_generation++;
 }
 
 static long long monotonic_ms(void)
@@ -53,13 +65,15 @@ static void rules_keep(struct stock_store *st, const struct stock_snapshot *snap
     free(st->rules);
     st->rules = copy;
     st->nrules = snap->nrules;
+    st->rules_generation = rules_generation;
     st->rules_until_ms = monotonic_ms() + STOCK_RULES_TTL_MS;
 }
 
 /* The kept rules into @snap, if fresh. @return 1 if so, 0 if they must be read, -1 (memory). */
 static int rules_reuse(struct stock_store *st, struct stock_snapshot *snap)
 {
-    if (st->rules_until_ms == 0 || monotonic_ms() >= st->rules_until_ms)
+    if (st->rules_until_ms == 0 || st->rules_generation != rules_generation ||
+        monotonic_ms() >= st->rules_until_ms)
         return 0;
     snap->rules = malloc((st->nrules + 1) * sizeof(*snap->rules));
     if (snap->rules == NULL)
@@ -96,10 +110,9 @@ void stock_snapshot_free(struct stock_snapshot *s)
 
 /*
  * One read in flight: HGETALL of the location rules (unless the kept ones
- * are fresh), then of each SKU's stock hash (and product), pipelined on the
- * one connection, so the rules come back first. Plain commands cost Redis a
- * fraction of a script call; a read needs no atomicity, and every partition
- * keeps the same rules.
+ * are fresh), then, once they are in, of each SKU's stock hash (and
+ * product), pipelined. Plain commands cost Redis a fraction of a script
+ * call; a read needs no atomicity, and every partition keeps the same rules.
  */
 enum read_what { READ_RULES, READ_LEVELS, READ_PRODUCT };
 
@@ -210,6 +223,8 @@ static void read_finish(struct read_op *op)
     free(op);
 }
 
+static void read_levels(struct read_op *op);
+
 static void on_read(redisReply *reply, const char *err, void *arg)
 {
     struct read_call *call = arg;
@@ -225,12 +240,15 @@ static void on_read(redisReply *reply, const char *err, void *arg)
             rules_keep(op->st, snap);
         else if (call->what == READ_LEVELS)
             rc = item_from_reply(snap, &snap->items[call->item], reply);
-        else
+        else if (call->what == READ_PRODUCT)
             product_from_reply(&snap->items[call->item].product, op->skus[call->item], reply);
         if (rc != 0)
             op->err = "out of memory";
     }
-    if (--op->pending == 0)
+    op->pending--;
+    if (call->what == READ_RULES && op->err == NULL)
+        read_levels(op);
+    if (op->pending == 0)
         read_finish(op);
 }
 
@@ -245,12 +263,37 @@ static int read_send(struct read_op *op, struct read_call *call, const char *key
     return 0;
 }
 
+/*
+ * Send HGETALL of each SKU's stock hash (and product), once the rules are
+ * in the snapshot: on a cluster the replies of different partitions come
+ * back in any order. Stops at the first that cannot be sent (op->err).
+ */
+static void read_levels(struct read_op *op)
+{
+    size_t c = 1; /* calls[0] is the rules' */
+    char key[KEY_MAX];
+
+    for (size_t i = 0; i < op->n && op->err == NULL; i++) {
+        stock_key(op->st, "sku", op->skus[i], key, sizeof(key));
+        op->calls[c] = (struct read_call){op, i, READ_LEVELS};
+        if (read_send(op, &op->calls[c++], key) != 0)
+            op->err = "redis unavailable";
+        if (op->products && op->err == NULL) {
+            stock_key(op->st, "prod", op->skus[i], key, sizeof(key));
+            op->calls[c] = (struct read_call){op, i, READ_PRODUCT};
+            if (read_send(op, &op->calls[c++], key) != 0)
+                op->err = "redis unavailable";
+        }
+    }
+}
+
 static int read_start(struct stock_store *st, const char (*skus)[PROTO_ID_SIZE], size_t n,
                       int products, stock_read_cb *cb, void *arg)
 {
     struct read_op *op = calloc(1, sizeof(*op));
-    size_t per = products ? 2 : 1, c = 0;
+    size_t per = products ? 2 : 1;
     char key[KEY_MAX];
+    int reuse;
 
     if (op == NULL || (op->snap = calloc(1, sizeof(*op->snap))) == NULL ||
         (op->snap->items = calloc(n ? n : 1, sizeof(*op->snap->items))) == NULL ||
@@ -262,38 +305,21 @@ static int read_start(struct stock_store *st, const char (*skus)[PROTO_ID_SIZE],
     op->n = op->snap->n = n;
     op->cb = cb;
     op->arg = arg;
-    switch (rules_reuse(st, op->snap)) {
-    case 1:
-        if (!rclient_ready(st->redis))
-            goto fail; /* answered 503 like any read while Redis is away */
-        break;
-    case 0:
-        /* The rules as the first SKU's partition knows them: the scripts there use the same. */
-        stock_key_part(n ? partition_of(skus[0], st->cfg->partitions) : 0, "locs", NULL, key,
-                       sizeof(key));
-        op->calls[c] = (struct read_call){op, 0, READ_RULES};
-        if (read_send(op, &op->calls[c++], key) != 0)
-            goto fail; /* not connected: nothing sent, no callback */
-        break;
-    default:
+    reuse = n > 0 ? rules_reuse(st, op->snap) : 0;
+    if (reuse < 0)
         goto fail;
+    if (reuse) {
+        read_levels(op);
+        if (op->pending == 0)
+            goto fail; /* nothing sent: not connected, no callback */
+        return 0;
     }
-    /* Hold one extra count while sending, so no reply can finish the op early. */
-    op->pending++;
-    for (size_t i = 0; i < n && op->err == NULL; i++) {
-        stock_key(st, "sku", skus[i], key, sizeof(key));
-        op->calls[c] = (struct read_call){op, i, READ_LEVELS};
-        if (read_send(op, &op->calls[c++], key) != 0)
-            op->err = "redis unavailable";
-        if (products && op->err == NULL) {
-            stock_key(st, "prod", skus[i], key, sizeof(key));
-            op->calls[c] = (struct read_call){op, i, READ_PRODUCT};
-            if (read_send(op, &op->calls[c++], key) != 0)
-                op->err = "redis unavailable";
-        }
-    }
-    if (--op->pending == 0)
-        read_finish(op);
+    /* The rules as the first SKU's partition knows them: the scripts there use the same. */
+    stock_key_part(n ? partition_of(skus[0], st->cfg->partitions) : 0, "locs", NULL, key,
+                   sizeof(key));
+    op->calls[0] = (struct read_call){op, 0, READ_RULES};
+    if (read_send(op, &op->calls[0], key) != 0)
+        goto fail; /* not connected: nothing sent, no callback */
     return 0;
 fail:
     if (op) {
@@ -387,7 +413,6 @@ int stock_move(struct stock_store *st, const struct movement *m, const char *ide
 }
 
 struct done_call {
-    struct stock_store *st; /* set by a location write: its rules are dropped when answered */
     stock_done_cb *cb;
     void *arg;
     size_t pending;
@@ -451,7 +476,7 @@ static void on_location_part(redisReply *reply, const char *err, void *arg)
     if (--call->pending > 0)
         return;
     /* A read sent before the write may have kept the old rules meanwhile. */
-    stock_store_release(call->st);
+    rules_drop_everywhere();
     call->cb(call->result, call->err, call->arg);
     free(call);
 }
@@ -469,8 +494,7 @@ int stock_location_put(struct stock_store *st, const struct location *loc, stock
     json_decref(j);
     if (text == NULL || call == NULL)
         goto out;
-    stock_store_release(st);
-    call->st = st;
+    rules_drop_everywhere();
     call->cb = cb;
     call->arg = arg;
     call->result = -1;
@@ -498,7 +522,7 @@ int stock_location_put(struct stock_store *st, const struct location *loc, stock
     /* Release the sending hold; the callback frees call when the last reply arrives. */
     call->pending--;
     if (call->pending == 0) {
-        stock_store_release(st);
+        rules_drop_everywhere();
         call->cb(call->result, call->err, call->arg);
         free(call);
     }

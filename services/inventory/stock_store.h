@@ -39,11 +39,13 @@ struct stock_store {
     /*
      * The location rules as the last read found them, reused by reads for
      * STOCK_RULES_TTL_MS: they change only with PUT /v1/locations, which
-     * drops them here at once (another daemon's PUT is seen within the TTL).
+     * drops them in every store of the process at once (another daemon's
+     * PUT is seen within the TTL).
      */
     struct loc_rule *rules;
     size_t nrules;
     long long rules_until_ms; /* 0: none kept */
+    unsigned long rules_generation;
 };
 
 #define STOCK_RULES_TTL_MS 1000

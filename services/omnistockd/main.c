@@ -86,8 +86,17 @@ static void metrics(struct request *r)
                         "# HELP omnistock_redis_reconnects_total Connections to Redis made again "
                         "after one was lost.\n"
                         "# TYPE omnistock_redis_reconnects_total counter\n"
-                        "omnistock_redis_reconnects_total %llu\n",
-                        rclient_ready(c), s->commands, s->errors, s->timeouts, s->reconnects);
+                        "omnistock_redis_reconnects_total %llu\n"
+                        "# HELP omnistock_redis_cluster_masters Masters of the Redis Cluster "
+                        "reached (0: not a cluster).\n"
+                        "# TYPE omnistock_redis_cluster_masters gauge\n"
+                        "omnistock_redis_cluster_masters %zu\n"
+                        "# HELP omnistock_redis_redirects_total Commands sent again to another "
+                        "cluster node after MOVED or ASK.\n"
+                        "# TYPE omnistock_redis_redirects_total counter\n"
+                        "omnistock_redis_redirects_total %llu\n",
+                        rclient_ready(c), s->commands, s->errors, s->timeouts, s->reconnects,
+                        rclient_cluster_nodes(c), s->redirects);
     http_server_conn_stats(r->srv, &cs);
     evbuffer_add_printf(out,
                         "# HELP omnistock_connections Client connections open.\n"

@@ -950,6 +950,7 @@ int rec_store_init(struct rec_store *rs, const struct config *cfg, struct rclien
 
 void rec_store_release(struct rec_store *rs)
 {
+    stock_store_release(&rs->stock);
     if (rs->tick != NULL)
         event_free(rs->tick);
     rs->tick = NULL;

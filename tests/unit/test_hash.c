@@ -174,6 +174,21 @@ static void test_crc16__matches_redis_cluster_slots(void **state)
     assert_int_equal(crc16("MUG-01", 6), 0xCAF7);
 }
 
+static void test_crc16__key_slot_follows_hash_tags(void **state)
+{
+    (void)state;
+    /* The values CLUSTER KEYSLOT gives for the same keys. */
+    assert_int_equal(key_slot("foo", 3), 12182);
+    assert_int_equal(key_slot("{user1000}.following", 20), key_slot("user1000", 8));
+    assert_int_equal(key_slot("{p03}:sku:MUG-01", 16), key_slot("p03", 3));
+    assert_int_equal(key_slot("{p03}:locs", 10), key_slot("{p03}:sku:X", 11));
+    /* An empty tag, or none closed, hashes the whole key. */
+    assert_int_equal(key_slot("foo{}{bar}", 10), crc16("foo{}{bar}", 10) & 16383);
+    assert_int_equal(key_slot("foo{bar", 7), crc16("foo{bar", 7) & 16383);
+    /* Only the first tag counts. */
+    assert_int_equal(key_slot("foo{{bar}}zap", 13), crc16("{bar", 4) & 16383);
+}
+
 static void test_crc16__partition_of(void **state)
 {
     (void)state;
@@ -218,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_sha256__equal_compares_every_byte),
         cmocka_unit_test(test_crc16__xmodem_check_value),
         cmocka_unit_test(test_crc16__matches_redis_cluster_slots),
+        cmocka_unit_test(test_crc16__key_slot_follows_hash_tags),
         cmocka_unit_test(test_crc16__partition_of),
         cmocka_unit_test(test_crc16__partitions_spread),
     };

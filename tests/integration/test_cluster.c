@@ -1,0 +1,266 @@
+/*
+ * test_cluster.c - omnistockd on a Redis Cluster of 3 masters and 3
+ * replicas (tests/harness/cluster.h), given as --redis cluster://<seeds>.
+ *
+ * The daemon learns the slot map from the seeds and reaches every master;
+ * stock, movements, a basket across partitions served by different
+ * masters, the event log and the consistency check all work as on one
+ * Redis; and when the master of one partition is killed and its replica
+ * takes over, the daemon finds the new master by itself and serves that
+ * partition again.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/crc16.h"
+#include "tests/harness/cluster.h"
+#include "tests/harness/harness.h"
+
+#define ADMIN      (s->h->keys[HARNESS_ADMIN])
+#define STOREFRONT (s->h->keys[HARNESS_STOREFRONT])
+#define PARTITIONS 16 /* the daemon's default */
+#define NSKUS      24
+
+struct suite {
+    struct harness_cluster cluster;
+    struct harness *h;
+    char skus[NSKUS][16];
+};
+
+/* The metric @name of the daemon, or -1. */
+static double metric(const struct harness *h, const char *name)
+{
+    struct harness_response *r = harness_get(h, NULL, "/metrics");
+    double v = r->status == 200 ? harness_metric_value(r->body, name) : -1;
+
+    harness_response_free(r);
+    return v;
+}
+
+static int group_setup(void **state)
+{
+    struct suite *s = calloc(1, sizeof(*s));
+    char seed[256];
+
+    if (s == NULL || harness_cluster_start(&s->cluster) != 0)
+        return -1;
+    harness_cluster_seed(&s->cluster, seed, sizeof(seed));
+    s->h = harness_start_url(seed, NULL);
+    if (s->h == NULL) {
+        harness_cluster_stop(&s->cluster);
+        return -1;
+    }
+    harness_admin_put(s->h, "/v1/locations/wh-1",
+                      "{\"name\": \"Warehouse\", \"type\": \"warehouse\", \"fulfils\": [\"web\"]}");
+    harness_admin_put(s->h, "/v1/locations/store-leeds",
+                      "{\"name\": \"Leeds\", \"type\": \"store\", \"fulfils\": [\"web\", "
+                      "\"store\", \"click_collect\"], \"store_buffer\": 0}");
+    for (int i = 0; i < NSKUS; i++) {
+        char path[64];
+
+        snprintf(s->skus[i], sizeof(s->skus[i]), "SKU-%02d", i);
+        snprintf(path, sizeof(path), "/v1/products/%s", s->skus[i]);
+        harness_admin_put(s->h, path,
+                          "{\"name\": \"Thing\", \"category\": \"things\", \"price\": "
+                          "{\"amount\": 500, \"currency\": \"GBP\"}}");
+        harness_receipt(s->h, s->skus[i], "wh-1", 10);
+    }
+    *state = s;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    struct suite *s = *state;
+    int rc = harness_stop(s->h);
+
+    if (harness_cluster_stop(&s->cluster) != 0)
+        rc = -1;
+    free(s);
+    return rc;
+}
+
+static long long on_hand(struct suite *s, const char *sku, long long *reserved)
+{
+    char path[64];
+    struct harness_response *r;
+    long long v;
+
+    snprintf(path, sizeof(path), "/v1/stock/%s", sku);
+    r = harness_get(s->h, ADMIN, path);
+    harness_assert_status(r, 200);
+    v = harness_jint(r->json, "locations/1/on_hand"); /* sorted: store-leeds, wh-1 */
+    if (reserved != NULL)
+        *reserved = harness_jint(r->json, "locations/1/reserved");
+    harness_response_free(r);
+    return v;
+}
+
+static void assert_consistent(struct suite *s)
+{
+    struct harness_response *r = harness_get(s->h, ADMIN, "/v1/admin/consistency");
+
+    harness_assert_status(r, 200);
+    assert_true(json_is_true(harness_jget(r->json, "ok")));
+    assert_int_equal(json_array_size(harness_jget(r->json, "problems")), 0);
+    harness_response_free(r);
+}
+
+static void test_cluster__the_daemon_reaches_every_master(void **state)
+{
+    struct suite *s = *state;
+    int masters[PARTITIONS];
+    int seen = 0;
+
+    assert_true(metric(s->h, "omnistock_redis_up") == 1);
+    assert_true(metric(s->h, "omnistock_redis_cluster_masters") == HARNESS_CLUSTER_MASTERS);
+    /* The SKUs' partitions are spread over the masters (16 partitions, 3 masters). */
+    for (int p = 0; p < PARTITIONS; p++)
+        masters[p] = 0;
+    for (int i = 0; i < NSKUS; i++)
+        masters[partition_of(s->skus[i], PARTITIONS)] = 1;
+    for (int p = 0; p < PARTITIONS; p++)
+        seen += masters[p];
+    assert_true(seen >= 8);
+}
+
+static void test_cluster__stock_and_a_basket_across_masters(void **state)
+{
+    struct suite *s = *state;
+    char body[1024], path[128];
+    struct harness_response *r;
+    long long reserved;
+    char *id;
+    int n;
+
+    for (int i = 0; i < NSKUS; i++)
+        assert_int_equal(on_hand(s, s->skus[i], NULL), 10);
+
+    /* Eight lines, eight partitions at least two masters apart: all held, or none. */
+    n = snprintf(body, sizeof(body), "{\"channel\": \"web\", \"lines\": [");
+    for (int i = 0; i < 8; i++)
+        n += snprintf(body + n, sizeof(body) - (size_t)n, "%s{\"sku\": \"%s\", \"quantity\": 3}",
+                      i ? ", " : "", s->skus[i]);
+    snprintf(body + n, sizeof(body) - (size_t)n, "]}");
+    r = harness_post_json(s->h, STOREFRONT, "/v1/reservations", body);
+    harness_assert_status(r, 201);
+    id = strdup(harness_jstr(r->json, "id"));
+    harness_response_free(r);
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(on_hand(s, s->skus[i], &reserved), 10);
+        assert_int_equal(reserved, 3);
+    }
+
+    /* One line too many: nothing held anywhere. */
+    r = harness_post_json(s->h, STOREFRONT, "/v1/reservations",
+                          "{\"channel\": \"web\", \"lines\": [{\"sku\": \"SKU-10\", \"quantity\": "
+                          "2}, {\"sku\": \"SKU-11\", \"quantity\": 99}]}");
+    harness_assert_problem(r, 409, "insufficient-stock", NULL);
+    harness_response_free(r);
+    on_hand(s, "SKU-10", &reserved);
+    assert_int_equal(reserved, 0);
+
+    snprintf(path, sizeof(path), "/v1/reservations/%s/release", id);
+    r = harness_post_json(s->h, STOREFRONT, path, "{}");
+    harness_assert_status(r, 200);
+    harness_assert_jstr(r, "status", "released");
+    harness_response_free(r);
+    for (int i = 0; i < 8; i++) {
+        on_hand(s, s->skus[i], &reserved);
+        assert_int_equal(reserved, 0);
+    }
+    free(id);
+    assert_consistent(s);
+}
+
+static void test_cluster__events_from_every_partition(void **state)
+{
+    struct suite *s = *state;
+    struct harness_response *r = harness_get(s->h, ADMIN, "/v1/events?limit=1000");
+    json_t *events, *e;
+    int seen[NSKUS] = {0};
+    size_t i;
+
+    harness_assert_status(r, 200);
+    events = harness_jget(r->json, "events");
+    json_array_foreach(events, i, e)
+    {
+        const char *sku = harness_jstr(e, "sku");
+        for (int k = 0; sku != NULL && k < NSKUS; k++)
+            seen[k] |= strcmp(sku, s->skus[k]) == 0;
+    }
+    for (int k = 0; k < NSKUS; k++) {
+        harness_context("events of %s", s->skus[k]);
+        assert_true(seen[k]);
+    }
+    harness_context(NULL);
+    harness_response_free(r);
+}
+
+static void test_cluster__a_master_killed_its_replica_takes_over(void **state)
+{
+    struct suite *s = *state;
+    const char *victim = NULL;
+    char key[64], path[64], body[256];
+    struct harness_response *r;
+    int port = 0, ready = 0, served = 0;
+
+    for (int i = 0; i < NSKUS && victim == NULL; i++) {
+        if (partition_of(s->skus[i], PARTITIONS) == partition_of(s->skus[0], PARTITIONS))
+            victim = s->skus[i];
+    }
+    snprintf(key, sizeof(key), "{p%02u}:sku:%s", partition_of(victim, PARTITIONS), victim);
+    assert_int_equal(harness_cluster_kill_master_of(&s->cluster, key, &port), 0);
+    assert_int_equal(harness_cluster_await_ok(&s->cluster, 30000), 0);
+
+    /* The daemon finds the promoted replica by itself (30 s at most, polled). */
+    for (int i = 0; i < 300 && !ready; i++) {
+        r = harness_get(s->h, NULL, "/readyz");
+        ready = r->status == 200;
+        harness_response_free(r);
+        if (!ready)
+            usleep(100 * 1000);
+    }
+    assert_true(ready);
+    assert_true(metric(s->h, "omnistock_redis_cluster_masters") == HARNESS_CLUSTER_MASTERS);
+
+    /* The partition is served again: a movement and a read of a SKU in it. */
+    snprintf(body, sizeof(body),
+             "{\"sku\": \"%s\", \"location\": \"wh-1\", \"type\": \"receipt\", \"quantity\": 5}",
+             victim);
+    for (int i = 0; i < 50 && !served; i++) {
+        r = harness_post_json(s->h, ADMIN, "/v1/movements", body);
+        served = r->status == 200 || r->status == 201;
+        harness_response_free(r);
+        if (!served)
+            usleep(100 * 1000);
+    }
+    assert_true(served);
+    snprintf(path, sizeof(path), "/v1/stock/%s", victim);
+    r = harness_get(s->h, ADMIN, path);
+    harness_assert_status(r, 200);
+    /* 10 received before; the replica had them if replication kept up (it had seconds). */
+    assert_int_equal(harness_jint(r->json, "locations/1/on_hand"), 15);
+    harness_response_free(r);
+    assert_consistent(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cluster__the_daemon_reaches_every_master),
+        cmocka_unit_test(test_cluster__stock_and_a_basket_across_masters),
+        cmocka_unit_test(test_cluster__events_from_every_partition),
+        cmocka_unit_test(test_cluster__a_master_killed_its_replica_takes_over),
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
