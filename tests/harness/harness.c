@@ -673,6 +673,41 @@ err:
     return NULL;
 }
 
+struct harness *harness_start_peer(const struct harness *h)
+{
+    struct harness *p = calloc(1, sizeof(*p));
+    int rc = 1;
+
+    if (p == NULL) {
+        return NULL;
+    }
+    p->timeout_ms = h->timeout_ms;
+    memcpy(p->keys, h->keys, sizeof(p->keys));
+    snprintf(p->config_path, sizeof(p->config_path), "%s", h->config_path);
+    if (h->redis_url[0] != '\0') {
+        snprintf(p->redis_url, sizeof(p->redis_url), "%s", h->redis_url);
+    } else {
+        snprintf(p->redis_url, sizeof(p->redis_url), "redis://127.0.0.1:%d", h->redis.port);
+    }
+    snprintf(p->dir, sizeof(p->dir), "/tmp/omnistock-it-XXXXXX");
+    if (mkdtemp(p->dir) == NULL) {
+        fprintf(stderr, "harness: mkdtemp: %s\n", strerror(errno));
+        free(p);
+        return NULL;
+    }
+    snprintf(p->log_path, sizeof(p->log_path), "%s/omnistockd.log", p->dir);
+    for (int i = 0; i < DAEMON_ATTEMPTS && rc == 1; i++) {
+        rc = daemon_launch(p);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "harness: peer start failed; files in %s\n", p->dir);
+        remove_tree(p->dir);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
 int harness_stop(struct harness *h)
 {
     int rc = 0;

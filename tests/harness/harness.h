@@ -141,6 +141,13 @@ struct harness *harness_start_redis_args(const char *extra_config, const char *c
 struct harness *harness_start_url(const char *redis_url, const char *extra_config);
 
 /*
+ * harness_start_peer - a second omnistockd with @h's config file and keys on
+ * @h's Redis (several daemons behind a load balancer share nothing else).
+ * Stop it with harness_stop, which leaves the Redis alone; before @h.
+ */
+struct harness *harness_start_peer(const struct harness *h);
+
+/*
  * harness_stop - stop the daemon (SIGTERM) and redis, remove the temp dir.
  * Prints the daemon log when the daemon did not exit with status 0.
  * @return 0 if the daemon exited with status 0 within 10 s, else -1. Accepts NULL.
