@@ -155,7 +155,8 @@ struct create_op {
     long unknown_line;
     int unknown_location;
     int unavailable;
-    int planning; /* checking every partition before holding in any */
+    int planning;       /* checking every partition before holding in any */
+    unsigned next_part; /* after planning: the partition to hold next, in order */
     size_t pending;
     resv_done_cb *cb;
     void *arg;
@@ -306,21 +307,51 @@ static void record_write(struct create_op *op)
 }
 
 static int send_parts(struct create_op *op, const char *what);
+static int hold_part(struct create_op *op, unsigned part, const char *what);
 
-static void create_settle(struct create_op *op)
+static int create_failed(const struct create_op *op)
 {
-    struct resv_result res;
     int short_any = 0;
 
     for (size_t i = 0; i < op->req->nlines; i++)
         short_any |= op->short_lines[i] != NULL;
-    if (!op->unavailable && !op->unknown_location && op->unknown_line < 0 && !short_any) {
+    return op->unavailable || op->unknown_location || op->unknown_line >= 0 || short_any;
+}
+
+/*
+ * Hold the next partition of a basket across partitions. One at a time and
+ * in partition order, so that two baskets racing for the last units meet
+ * in the same partition first: one of them gets it and the other is
+ * refused there, rather than each holding one partition and both being
+ * refused for the other's (and the units sold to neither).
+ * @return 0 when sent, 1 when every partition is held, -1 when it cannot be sent.
+ */
+static int hold_next(struct create_op *op)
+{
+    unsigned n = nparts(op->rs);
+
+    while (op->next_part < n && !op->used[op->next_part])
+        op->next_part++;
+    if (op->next_part == n)
+        return 1;
+    if (hold_part(op, op->next_part, "hold") != 0)
+        return -1;
+    op->next_part++;
+    op->pending = 1;
+    return 0;
+}
+
+static void create_settle(struct create_op *op)
+{
+    struct resv_result res;
+
+    if (!create_failed(op)) {
         if (!op->planning) {
             record_write(op);
             return;
         }
         op->planning = 0;
-        if (send_parts(op, "hold") == 0)
+        if (hold_next(op) == 0)
             return;
         op->unavailable = 1;
     }
@@ -375,8 +406,16 @@ static void on_hold(redisReply *reply, const char *err, void *arg)
             op->unavailable = 1;
     }
     free(call);
-    if (--op->pending == 0)
-        create_settle(op);
+    if (--op->pending > 0)
+        return;
+    if (op->next_part > 0 && !create_failed(op)) {
+        int rc = hold_next(op);
+        if (rc == 0)
+            return;
+        if (rc < 0)
+            op->unavailable = 1;
+    }
+    create_settle(op);
 }
 
 /* Send partition @part's lines of the basket to holds.lua op @what. @return 0 or -1. */
@@ -473,8 +512,9 @@ int resv_create(struct resv_store *rs, const struct resv_request *req, const cha
     /*
      * A basket in one partition is held, or refused, by one script. One that
      * spans partitions is checked everywhere first, so that a basket refused
-     * for an unknown SKU or a shortfall changes nothing; only a race lost
-     * between the check and the hold leaves holds to compensate.
+     * for an unknown SKU or a shortfall changes nothing, then held one
+     * partition after the other (hold_next); only a race lost between the
+     * check and the hold leaves holds to compensate.
      */
     op->planning = 0;
     for (unsigned p = 0, n = 0; p < nparts(rs); p++)
