@@ -13,6 +13,12 @@
  * - GET /v1/admin/consistency is clean.
  * Round one: one SKU, one unit per basket. Round two: baskets of three SKUs
  * in three different partitions, in rotating order.
+ *
+ * Both rounds run twice: on one daemon and one Redis, then scaled out, as
+ * deploy/ describes it: two daemons sharing a Redis Cluster of 3 masters
+ * and 3 replicas and nothing else, behind nginx with the project's own
+ * deploy/nginx/omnistock.conf. There, every request (the clients' and the
+ * reader's) goes through nginx, and both daemons must have held some.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,7 +33,9 @@
 #include <string.h>
 
 #include "common/crc16.h"
+#include "tests/harness/cluster.h"
 #include "tests/harness/harness.h"
+#include "tests/harness/nginx.h"
 
 #define ADMIN      (h->keys[HARNESS_ADMIN])
 #define STOREFRONT (h->keys[HARNESS_STOREFRONT])
@@ -396,6 +404,67 @@ static int group_teardown(void **state)
     return harness_stop(*state);
 }
 
+/*
+ * Scaled out: @front is what the tests see (first, so that a pointer to the
+ * struct is a pointer to it): daemon a's keys and config, nginx's port.
+ */
+struct scaled {
+    struct harness front;
+    struct harness_cluster cluster;
+    struct harness *a, *b;
+    struct harness_nginx nginx;
+};
+
+static int scaled_teardown(void **state)
+{
+    struct scaled *s = *state;
+    int rc = 0;
+
+    if (s->nginx.pid > 0 && harness_nginx_stop(&s->nginx) != 0)
+        rc = -1;
+    if (harness_stop(s->b) != 0 || harness_stop(s->a) != 0)
+        rc = -1;
+    if (harness_cluster_stop(&s->cluster) != 0)
+        rc = -1;
+    free(s);
+    return rc;
+}
+
+static int scaled_setup(void **state)
+{
+    struct scaled *s = calloc(1, sizeof(*s));
+    char seed[256];
+
+    if (s == NULL)
+        return -1;
+    *state = s;
+    if (harness_cluster_start(&s->cluster) != 0 ||
+        harness_cluster_seed(&s->cluster, seed, sizeof(seed)) != 0 ||
+        (s->a = harness_start_url(seed, NULL)) == NULL ||
+        (s->b = harness_start_peer(s->a)) == NULL ||
+        harness_nginx_start(&s->nginx, s->a->port, s->b->port) != 0) {
+        scaled_teardown(state);
+        return -1;
+    }
+    s->front = *s->a;
+    s->front.port = s->nginx.port;
+    harness_admin_put(&s->front, "/v1/locations/wh-1",
+                      "{\"name\": \"Warehouse\", \"type\": \"warehouse\", \"fulfils\": [\"web\"]}");
+    return 0;
+}
+
+/* Reservations daemon @h held, from its /metrics. */
+static long long held_by(const struct harness *h)
+{
+    static const char series[] = "omnistock_reservations_total{outcome=\"held\"} ";
+    struct harness_response *r = harness_get(h, NULL, "/metrics");
+    const char *p = strstr(r->body, series);
+    long long n = p != NULL ? atoll(p + strlen(series)) : -1;
+
+    harness_response_free(r);
+    return n;
+}
+
 /* ---- tests ---- */
 
 static void test_reservation_race__last_units_of_one_sku(void **state)
@@ -448,12 +517,32 @@ static void test_reservation_race__baskets_across_partitions(void **state)
     race(h, &rd, body_ptrs, MAX_SKUS);
 }
 
+static void test_reservation_race__both_daemons_held_some(void **state)
+{
+    struct scaled *s = *state;
+    long long a = held_by(s->a), b = held_by(s->b);
+
+    fprintf(stderr, "held by daemon a: %lld, by daemon b: %lld\n", a, b);
+    assert_true(a > 0);
+    assert_true(b > 0);
+    assert_int_equal(a + b, 2 * UNITS); /* the two rounds */
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
+    const struct CMUnitTest one[] = {
         cmocka_unit_test(test_reservation_race__last_units_of_one_sku),
         cmocka_unit_test(test_reservation_race__baskets_across_partitions),
     };
+    const struct CMUnitTest scaled[] = {
+        cmocka_unit_test(test_reservation_race__last_units_of_one_sku),
+        cmocka_unit_test(test_reservation_race__baskets_across_partitions),
+        cmocka_unit_test(test_reservation_race__both_daemons_held_some),
+    };
+    int failed =
+        cmocka_run_group_tests_name("one daemon, one Redis", one, group_setup, group_teardown);
 
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    failed += cmocka_run_group_tests_name("two daemons behind nginx, a Redis Cluster", scaled,
+                                          scaled_setup, scaled_teardown);
+    return failed;
 }
