@@ -25,13 +25,12 @@ extern const char erase_lua[];
 extern const char erase_orders_lua[];
 extern const char erase_resv_lua[];
 
-#define KEY_MAX       160
-#define PREFIX        "{rec}:"
-#define GROUP         "recommend"
-#define TICK_MS       100
-#define READ_COUNT    "100"
-#define CLAIM_EVERY   10000 /* ms between claims of dead consumers' entries */
-#define CLAIM_IDLE_MS "60000"
+#define KEY_MAX     160
+#define PREFIX      "{rec}:"
+#define GROUP       "recommend"
+#define TICK_MS     100
+#define READ_COUNT  "100"
+#define CLAIM_EVERY 10000 /* ms between claims of dead consumers' entries, at most */
 
 static long long wall_ms(void)
 {
@@ -848,8 +847,10 @@ static void consume_part(struct rec_store *rs, unsigned part, int claim)
     stock_key_part(part, "orders", NULL, call->key, sizeof(call->key));
     rs->busy[part] = 1;
     if (claim) {
-        const char *argv[] = {"XAUTOCLAIM",  call->key, GROUP,   rs->consumer,
-                              CLAIM_IDLE_MS, "0-0",     "COUNT", READ_COUNT};
+        char idle[24];
+        const char *argv[] = {"XAUTOCLAIM", call->key, GROUP,   rs->consumer,
+                              idle,         "0-0",     "COUNT", READ_COUNT};
+        snprintf(idle, sizeof(idle), "%lld", rs->cfg->claim_after_ms);
         rc = rclient_command(rs->redis, on_claimed, call, 8, argv, NULL);
     } else {
         const char *argv[] = {"XREADGROUP", "GROUP",   GROUP,
@@ -892,7 +893,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct rec_store *rs = arg;
     long long now = wall_ms();
-    int claim = now - rs->claimed_ms >= CLAIM_EVERY;
+    int claim = now - rs->claimed_ms >=
+                (rs->cfg->claim_after_ms < CLAIM_EVERY ? rs->cfg->claim_after_ms : CLAIM_EVERY);
 
     (void)fd;
     (void)what;

@@ -45,6 +45,7 @@ static void check_config(const struct config *cfg)
     FUZZ_CHECK(cfg->request_timeout_secs >= 1 && cfg->request_timeout_secs <= 3600);
     FUZZ_CHECK(cfg->request_deadline_secs >= 1 && cfg->request_deadline_secs <= 3600);
     FUZZ_CHECK(cfg->max_connections >= 1 && cfg->max_connections <= 1000000);
+    FUZZ_CHECK(cfg->claim_after_ms >= 100 && cfg->claim_after_ms <= 86400000);
     for (size_t i = 0; i < cfg->nkeys; i++) {
         fuzz_check_id(cfg->keys[i].name);
         FUZZ_CHECK(strcmp(role_name(cfg->keys[i].role), "unknown") != 0);
