@@ -877,7 +877,8 @@ static void on_sweep_tick(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (rs->sweeping > 0 || !rclient_ready(redis_of(rs)))
+    /* Partitions whose master is away are skipped (rclient_eval refuses them); the others go on. */
+    if (rs->sweeping > 0)
         return;
     for (unsigned p = 0; p < nparts(rs); p++)
         sweep_part(rs, p);
