@@ -16,6 +16,12 @@
 #define KEY_MAX      64
 #define READ_ROUNDS  8   /* rounds of a filtered read before it answers with what it has */
 #define FILTER_COUNT 500 /* entries asked per partition when a filter may skip most */
+/*
+ * On a cluster the partitions' streams are on masters with clocks of their
+ * own: the watermark stays this far behind the clock read, for an entry
+ * added after the read on a master whose clock is behind.
+ */
+#define CLUSTER_SKEW_MS 100
 
 /* One stream entry read: its place and its event, still encoded. */
 struct ev_entry {
@@ -215,6 +221,8 @@ static void round_done(struct read_op *op)
     finish(op, &next, NULL);
 }
 
+static int send_ranges(struct read_op *op);
+
 static void on_time(redisReply *reply, const char *err, void *arg)
 {
     struct read_op *op = arg;
@@ -228,8 +236,15 @@ static void on_time(redisReply *reply, const char *err, void *arg)
     } else {
         unsigned long long s = strtoull(reply->element[0]->str, NULL, 10);
         unsigned long long us = strtoull(reply->element[1]->str, NULL, 10);
-        op->watermark = ev_watermark(s * 1000 + us / 1000, op->st->cfg->partitions);
+        unsigned long long ms = s * 1000 + us / 1000;
+
+        if (rclient_cluster_nodes(op->st->redis) > 0)
+            ms = ms > CLUSTER_SKEW_MS ? ms - CLUSTER_SKEW_MS : 0;
+        op->watermark = ev_watermark(ms, op->st->cfg->partitions);
         op->have_time = 1;
+        /* On a cluster the ranges go only now: after the clock, whatever master they are on. */
+        if (rclient_cluster_nodes(op->st->redis) > 0 && op->err == NULL)
+            send_ranges(op);
     }
     if (--op->pending == 0)
         round_done(op);
@@ -250,25 +265,15 @@ static void on_range(redisReply *reply, const char *err, void *arg)
 }
 
 /*
- * Send one round: the clock first (on the first round), so that no entry
- * below the watermark can be added after the ranges are read.
- * @return 0, or -1 if nothing could be sent.
+ * Send each partition's range, adding to op->pending. @return 0 if any was
+ * sent, -1 if none (op->err says why).
  */
-static int send_round(struct read_op *op)
+static int send_ranges(struct read_op *op)
 {
     char count[24];
     int sent = 0;
 
     snprintf(count, sizeof(count), "%zu", op->count);
-    memset(op->reads, 0, op->st->cfg->partitions * sizeof(*op->reads));
-    op->pending = 1; /* held while sending, so no reply finishes the round early */
-    if (!op->have_time) {
-        const char *argv[] = {"TIME"};
-        if (rclient_command(op->st->redis, on_time, op, 1, argv, NULL) != 0)
-            return -1;
-        op->pending++;
-        sent++;
-    }
     for (unsigned p = op->first; p <= op->last; p++) {
         char key[KEY_MAX], start[48];
         const char *argv[6] = {"XRANGE", key, start, "+", "COUNT", count};
@@ -290,6 +295,31 @@ static int send_round(struct read_op *op)
         op->pending++;
         sent++;
     }
+    return sent > 0 ? 0 : -1;
+}
+
+/*
+ * Send one round: the clock first (on the first round), so that no entry
+ * below the watermark can be added after the ranges are read. One Redis
+ * runs the commands of a connection in order: the ranges go at once. On a
+ * cluster they go once the clock has answered (on_time).
+ * @return 0, or -1 if nothing could be sent.
+ */
+static int send_round(struct read_op *op)
+{
+    int sent = 0;
+
+    memset(op->reads, 0, op->st->cfg->partitions * sizeof(*op->reads));
+    op->pending = 1; /* held while sending, so no reply finishes the round early */
+    if (!op->have_time) {
+        const char *argv[] = {"TIME"};
+        if (rclient_command(op->st->redis, on_time, op, 1, argv, NULL) != 0)
+            return -1;
+        op->pending++;
+        sent++;
+    }
+    if ((op->have_time || rclient_cluster_nodes(op->st->redis) == 0) && send_ranges(op) == 0)
+        sent++;
     if (sent == 0)
         return -1;
     if (--op->pending == 0)
