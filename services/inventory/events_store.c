@@ -16,12 +16,6 @@
 #define KEY_MAX      64
 #define READ_ROUNDS  8   /* rounds of a filtered read before it answers with what it has */
 #define FILTER_COUNT 500 /* entries asked per partition when a filter may skip most */
-/*
- * On a cluster the partitions' streams are on masters with clocks of their
- * own: the watermark stays this far behind the clock read, for an entry
- * added after the read on a master whose clock is behind.
- */
-#define CLUSTER_SKEW_MS 100
 
 /* One stream entry read: its place and its event, still encoded. */
 struct ev_entry {
@@ -35,8 +29,9 @@ struct read_op {
     struct ev_query q;
     unsigned first, last; /* the partitions read */
     struct ev_pos watermark;
-    int have_time;
-    size_t count; /* entries asked per partition */
+    int have_time;         /* the clocks were read (the first round) */
+    unsigned long long ms; /* the earliest clock read, 0 before any */
+    size_t count;          /* entries asked per partition */
     size_t pending;
     const char *err; /* the round's first error: NULL, or errbuf */
     char errbuf[128];
@@ -221,8 +216,12 @@ static void round_done(struct read_op *op)
     finish(op, &next, NULL);
 }
 
-static int send_ranges(struct read_op *op);
-
+/*
+ * A clock read: Redis's, or on a cluster one partition's master's. The
+ * watermark is just below the earliest: an entry added to a stream after
+ * its range was read has an id at or above the clock of its master, read
+ * before on the same connection.
+ */
 static void on_time(redisReply *reply, const char *err, void *arg)
 {
     struct read_op *op = arg;
@@ -238,13 +237,9 @@ static void on_time(redisReply *reply, const char *err, void *arg)
         unsigned long long us = strtoull(reply->element[1]->str, NULL, 10);
         unsigned long long ms = s * 1000 + us / 1000;
 
-        if (rclient_cluster_nodes(op->st->redis) > 0)
-            ms = ms > CLUSTER_SKEW_MS ? ms - CLUSTER_SKEW_MS : 0;
-        op->watermark = ev_watermark(ms, op->st->cfg->partitions);
-        op->have_time = 1;
-        /* On a cluster the ranges go only now: after the clock, whatever master they are on. */
-        if (rclient_cluster_nodes(op->st->redis) > 0 && op->err == NULL)
-            send_ranges(op);
+        if (op->ms == 0 || ms < op->ms)
+            op->ms = ms;
+        op->watermark = ev_watermark(op->ms, op->st->cfg->partitions);
     }
     if (--op->pending == 0)
         round_done(op);
@@ -265,10 +260,10 @@ static void on_range(redisReply *reply, const char *err, void *arg)
 }
 
 /*
- * Send each partition's range, adding to op->pending. @return 0 if any was
- * sent, -1 if none (op->err says why).
+ * Send each partition's range, after its master's clock when @clocks (a
+ * cluster's first round), adding to op->pending. @return the commands sent.
  */
-static int send_ranges(struct read_op *op)
+static int send_ranges(struct read_op *op, int clocks)
 {
     char count[24];
     int sent = 0;
@@ -277,6 +272,7 @@ static int send_ranges(struct read_op *op)
     for (unsigned p = op->first; p <= op->last; p++) {
         char key[KEY_MAX], start[48];
         const char *argv[6] = {"XRANGE", key, start, "+", "COUNT", count};
+        const char *clock_key[] = {key};
         struct part_call *call = malloc(sizeof(*call));
 
         if (call == NULL) {
@@ -287,6 +283,14 @@ static int send_ranges(struct read_op *op)
         call->part = p;
         stock_key_part(p, "events", NULL, key, sizeof(key));
         ev_range_start(&op->q.after, p, start, sizeof(start));
+        if (clocks && rclient_eval(op->st->redis, on_time, op, (size_t)op->st->script_time, 1, 1,
+                                   clock_key, NULL) != 0) {
+            free(call);
+            op_fail(op, "redis unavailable");
+            break;
+        }
+        op->pending += clocks;
+        sent += clocks;
         if (rclient_command(op->st->redis, on_range, call, 6, argv, NULL) != 0) {
             free(call);
             op_fail(op, "redis unavailable");
@@ -295,31 +299,31 @@ static int send_ranges(struct read_op *op)
         op->pending++;
         sent++;
     }
-    return sent > 0 ? 0 : -1;
+    return sent;
 }
 
 /*
  * Send one round: the clock first (on the first round), so that no entry
- * below the watermark can be added after the ranges are read. One Redis
- * runs the commands of a connection in order: the ranges go at once. On a
- * cluster they go once the clock has answered (on_time).
+ * below the watermark can be added after the ranges are read: Redis runs
+ * the commands of a connection in order. On a cluster the partitions'
+ * masters each have a clock: each is read before its ranges.
  * @return 0, or -1 if nothing could be sent.
  */
 static int send_round(struct read_op *op)
 {
-    int sent = 0;
+    int cluster = rclient_cluster_nodes(op->st->redis) > 0, sent = 0;
 
     memset(op->reads, 0, op->st->cfg->partitions * sizeof(*op->reads));
     op->pending = 1; /* held while sending, so no reply finishes the round early */
-    if (!op->have_time) {
+    if (!op->have_time && !cluster) {
         const char *argv[] = {"TIME"};
         if (rclient_command(op->st->redis, on_time, op, 1, argv, NULL) != 0)
             return -1;
         op->pending++;
         sent++;
     }
-    if ((op->have_time || rclient_cluster_nodes(op->st->redis) == 0) && send_ranges(op) == 0)
-        sent++;
+    sent += send_ranges(op, !op->have_time && cluster);
+    op->have_time = 1;
     if (sent == 0)
         return -1;
     if (--op->pending == 0)

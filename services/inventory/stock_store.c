@@ -18,13 +18,17 @@ extern const char product_put_lua[];
 
 #define KEY_MAX 128
 
+/* KEYS[1] any key of a partition: the script runs on its master, and answers that clock. */
+static const char time_lua[] = "return redis.call('TIME')";
+
 int stock_store_init(struct stock_store *st, const struct config *cfg, struct rclient *redis)
 {
     st->cfg = cfg;
     st->redis = redis;
     st->script_move = rclient_add_script(redis, "movement", movement_lua);
     st->script_product = rclient_add_script(redis, "product_put", product_put_lua);
-    return st->script_move < 0 || st->script_product < 0 ? -1 : 0;
+    st->script_time = rclient_add_script(redis, "time", time_lua);
+    return st->script_move < 0 || st->script_product < 0 || st->script_time < 0 ? -1 : 0;
 }
 
 /*

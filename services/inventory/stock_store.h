@@ -35,6 +35,7 @@ struct stock_store {
     struct rclient *redis;
     int script_move;
     int script_product;
+    int script_time; /* TIME on the master of the key given: a partition's clock */
 
     /*
      * The location rules as the last read found them, reused by reads for

@@ -40,10 +40,17 @@ static long long wall_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * Given for a customer or session key when there is none: a key of the
+ * model's slot that nothing writes (an empty name would be another slot,
+ * which Redis Cluster refuses in one script). The scripts test for it.
+ */
+#define ABSENT PREFIX "absent"
+
 static void cust_key(const char *customer, const char *suffix, char *buf, size_t len)
 {
     if (customer[0] == '\0')
-        buf[0] = '\0';
+        snprintf(buf, len, ABSENT);
     else
         snprintf(buf, len, PREFIX "cust:%s%s", customer, suffix);
 }
@@ -252,7 +259,7 @@ int rec_model_read(struct rec_store *rs, const struct rec_query *q, const char *
     if (q->session[0])
         snprintf(keys[5], KEY_MAX, PREFIX "sess:%s:dismiss", q->session);
     else
-        keys[5][0] = '\0';
+        snprintf(keys[5], KEY_MAX, ABSENT);
     snprintf(field, sizeof(field), "%s|%s", day, q->sku);
     snprintf(limit, sizeof(limit), "%d", REC_CANDIDATES);
     for (int i = 0; i < 6; i++)
@@ -401,7 +408,7 @@ int rec_feedback_put(struct rec_store *rs, const struct rec_feedback *fb, const 
     if (fb->session[0])
         snprintf(keys[2], KEY_MAX, PREFIX "sess:%s:dismiss", fb->session);
     else
-        keys[2][0] = '\0';
+        snprintf(keys[2], KEY_MAX, ABSENT);
     snprintf(field, sizeof(field), "%s|%s", day, fb->primary);
     snprintf(keep, sizeof(keep), "%d", REC_DISMISS_KEEP);
     argv[0] = keys[0];

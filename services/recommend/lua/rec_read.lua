@@ -2,11 +2,13 @@
 --
 -- KEYS[1] {rec}:n  KEYS[2] {rec}:co:<primary>  KEYS[3] {rec}:cust:<id>
 -- KEYS[4] {rec}:cust:<id>:bought  KEYS[5] {rec}:cust:<id>:dismiss
--- KEYS[6] {rec}:sess:<id>:dismiss  (customer and session keys may be '' when absent)
+-- KEYS[6] {rec}:sess:<id>:dismiss  (customer and session keys are {rec}:absent when none)
 -- ARGV 1 primary  2 today's dismissal field '<yyyymmdd>|<primary>'  3 most candidates
 -- Returns {total, primary orders, {b, together, b orders, ...}, preferences (flat),
 --          bought SKUs (only with personalisation consent), dismissals today}.
 -- Candidates beyond ARGV[3] are cut by orders together, most first.
+
+local absent = '{rec}:absent'
 
 local total = tonumber(redis.call('HGET', KEYS[1], ':total') or '0')
 local norders = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
@@ -30,14 +32,14 @@ for j = 1, #skus do
 end
 
 local prefs, bought, dismissed = {}, {}, 0
-if KEYS[3] ~= '' then
+if KEYS[3] ~= absent then
   prefs = redis.call('HGETALL', KEYS[3])
   if redis.call('HGET', KEYS[3], 'personalisation_consent') == 'true' then
     bought = redis.call('ZRANGE', KEYS[4], 0, -1)
   end
   dismissed = tonumber(redis.call('HGET', KEYS[5], ARGV[2]) or '0')
 end
-if KEYS[6] ~= '' then
+if KEYS[6] ~= absent then
   dismissed = math.max(dismissed, tonumber(redis.call('HGET', KEYS[6], ARGV[2]) or '0'))
 end
 return {total, norders, cands, prefs, bought, dismissed}
