@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -95,25 +96,6 @@ static void print_logs(const struct harness_cluster *c)
 
 /* ---- ports ---- */
 
-/* kernel_port - a port the kernel just gave to a socket bound to 127.0.0.1:0, or -1. */
-static int kernel_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    socklen_t alen = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int port = -1;
-
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &alen) == 0) {
-        port = ntohs(a.sin_port);
-    }
-    if (fd >= 0) {
-        close(fd);
-    }
-    return port;
-}
-
 /* port_free - whether 127.0.0.1:@port can be bound right now. */
 static int port_free(int port)
 {
@@ -149,7 +131,7 @@ static int port_clashes(const struct harness_cluster *c, int i, int port)
 static int pick_port(const struct harness_cluster *c, int i)
 {
     for (int attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
-        int port = kernel_port();
+        int port = harness_free_port();
 
         if (port > 0 && port + HARNESS_CLUSTER_BUS <= 65535 && !port_clashes(c, i, port) &&
             port_free(port + HARNESS_CLUSTER_BUS)) {
@@ -329,7 +311,7 @@ static int node_start(struct harness_cluster *c, int i)
         r->dir[0] = '\0';
         return -1;
     }
-    r->extra_args = node_args;
+    r->extra_args = c->args;
     for (int attempt = 0; attempt < NODE_ATTEMPTS; attempt++) {
         r->port = pick_port(c, i);
         if (r->port < 0) {
@@ -426,12 +408,117 @@ static int cluster_create(struct harness_cluster *c)
     return 0;
 }
 
+/*
+ * refused_option - whether redis-server option @name (no leading dashes, @len bytes) would
+ * undo what makes a node one of this cluster's: its address, dir, logs or cluster mode.
+ */
+static int refused_option(const char *name, size_t len)
+{
+    static const char *const refused[] = {"port",
+                                          "bind",
+                                          "dir",
+                                          "logfile",
+                                          "daemonize",
+                                          "replicaof",
+                                          "slaveof",
+                                          "unixsocket",
+                                          "unixsocketperm",
+                                          "cluster-enabled",
+                                          "cluster-port",
+                                          "cluster-config-file",
+                                          "cluster-announce-ip",
+                                          "cluster-announce-port",
+                                          "cluster-announce-bus-port",
+                                          "tls-port",
+                                          "tls-cluster",
+                                          NULL};
+
+    for (size_t i = 0; refused[i] != NULL; i++) {
+        if (strlen(refused[i]) == len && strncasecmp(refused[i], name, len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* included_refused - the first refused directive of the config file @path, into @out; 0 if none. */
+static int included_refused(const char *path, char *out, size_t outlen)
+{
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    int found = 0;
+
+    if (f == NULL) {
+        return 0; /* redis-server says what is wrong with it */
+    }
+    while (!found && fgets(line, sizeof(line), f) != NULL) {
+        const char *p = line + strspn(line, " \t");
+        size_t n = strcspn(p, " \t\r\n");
+
+        if (*p != '#' && n > 0 && refused_option(p, n)) {
+            snprintf(out, outlen, "%.*s", (int)n, p);
+            found = 1;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/*
+ * cluster_args - c->args: the cluster's own node arguments, then @redis_args, unless one of
+ * those (or a directive of a file they --include) is refused. @return 0 or -1.
+ */
+static int cluster_args(struct harness_cluster *c, const char *const *redis_args)
+{
+    size_t n = 0;
+    char directive[64];
+
+    for (size_t i = 0; node_args[i] != NULL; i++) {
+        c->args[n++] = node_args[i];
+    }
+    for (size_t i = 0; redis_args != NULL && redis_args[i] != NULL; i++) {
+        const char *a = redis_args[i];
+
+        if (strncmp(a, "--", 2) == 0 && refused_option(a + 2, strlen(a + 2))) {
+            fprintf(stderr,
+                    "harness: a cluster node cannot take the redis-server argument %s: "
+                    "this needs one redis-server, not a cluster\n",
+                    a);
+            return -1;
+        }
+        if (strcmp(a, "--include") == 0 && redis_args[i + 1] != NULL &&
+            included_refused(redis_args[i + 1], directive, sizeof(directive))) {
+            fprintf(stderr,
+                    "harness: a cluster node cannot take '%s' (in %s): this needs one "
+                    "redis-server, not a cluster\n",
+                    directive, redis_args[i + 1]);
+            return -1;
+        }
+        if (n == HARNESS_CLUSTER_ARGS) {
+            fprintf(stderr, "harness: more than %d redis-server arguments for a cluster node\n",
+                    HARNESS_CLUSTER_ARGS);
+            return -1;
+        }
+        c->args[n++] = a;
+    }
+    c->args[n] = NULL;
+    return 0;
+}
+
 int harness_cluster_start(struct harness_cluster *c)
+{
+    return harness_cluster_start_args(c, NULL);
+}
+
+int harness_cluster_start_args(struct harness_cluster *c, const char *const *redis_args)
 {
     long long start = harness_now_ms();
 
     memset(c, 0, sizeof(*c));
     c->masters = HARNESS_CLUSTER_MASTERS;
+    if (cluster_args(c, redis_args) != 0) {
+        return -1;
+    }
     snprintf(c->dir, sizeof(c->dir), "/tmp/omnistock-cluster-XXXXXX");
     if (mkdtemp(c->dir) == NULL) {
         fprintf(stderr, "harness: mkdtemp: %s\n", strerror(errno));
@@ -456,11 +543,39 @@ err:
     return -1;
 }
 
+int harness_cluster_start_nodes(struct harness_cluster *c)
+{
+    long long start = harness_now_ms();
+
+    if (c->dir[0] == '\0') {
+        fprintf(stderr, "harness: the cluster was never started, or is removed\n");
+        return -1;
+    }
+
+    for (int i = 0; i < HARNESS_CLUSTER_NODES; i++) {
+        /* the same port and dir: harness_redis_start reuses both */
+        if (c->nodes[i].pid <= 0 && c->nodes[i].port > 0 &&
+            harness_redis_start(&c->nodes[i]) != 0) {
+            fprintf(stderr, "harness: node %d (port %d) did not start again\n", i,
+                    c->nodes[i].port);
+            mirror(c);
+            print_logs(c);
+            return -1;
+        }
+    }
+    mirror(c);
+    if (cluster_await(c, START_READY_MS - (int)(harness_now_ms() - start), 1) != 0) {
+        fprintf(stderr, "harness: the cluster in %s did not come back\n", c->dir);
+        print_logs(c);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- stop ---- */
 
-int harness_cluster_stop(struct harness_cluster *c)
+int harness_cluster_stop_nodes(struct harness_cluster *c)
 {
-    char path[PATH_MAX + 16];
     int rc = 0;
 
     /* all at once, so that the nodes' shutdowns overlap */
@@ -475,6 +590,28 @@ int harness_cluster_stop(struct harness_cluster *c)
                     c->nodes[i].port);
             rc = -1;
         }
+    }
+    mirror(c);
+    return rc;
+}
+
+int harness_cluster_kill_nodes(struct harness_cluster *c)
+{
+    int killed = 0;
+
+    for (int i = 0; i < HARNESS_CLUSTER_NODES; i++) {
+        killed += harness_redis_kill(&c->nodes[i]) == 0;
+    }
+    mirror(c);
+    return killed > 0 ? 0 : -1;
+}
+
+int harness_cluster_stop(struct harness_cluster *c)
+{
+    char path[PATH_MAX + 16];
+    int rc = harness_cluster_stop_nodes(c);
+
+    for (int i = 0; i < HARNESS_CLUSTER_NODES; i++) {
         harness_redis_release(&c->nodes[i]); /* removes node<i>/ */
     }
     mirror(c);

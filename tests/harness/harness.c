@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "common/sha256.h"
+#include "tests/harness/cluster.h"
 #include "tests/harness/harness.h"
 
 #ifndef OMNISTOCKD_PATH
@@ -46,11 +47,11 @@
 #define DAEMON_STOP_MS   10000
 #define DAEMON_ATTEMPTS  3
 #define REQUEST_MAX_HEAD 16384
-#define MAX_REDIS_EXTRA  16
+#define MAX_REDIS_EXTRA  32
 
 /* ---- children: killed at exit whatever happens ---- */
 
-#define MAX_CHILDREN 8
+#define MAX_CHILDREN 32 /* a cluster is six, a daemon and its peers a few more */
 static pid_t children[MAX_CHILDREN];
 static int atexit_done;
 /* The harness whose daemon log the assertions print on failure. */
@@ -177,8 +178,7 @@ static int stop_child(pid_t pid, int ms)
     return -1;
 }
 
-/* free_port - a port the kernel just gave to a socket bound to 127.0.0.1:0. */
-static int free_port(void)
+int harness_free_port(void)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
     socklen_t alen = sizeof(a);
@@ -230,7 +230,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return 0;
 }
 
-static void remove_tree(const char *dir)
+void harness_remove_tree(const char *dir)
 {
     if (dir[0] != '\0' && getenv("OMNISTOCK_KEEP_TMP") == NULL) {
         nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -277,16 +277,43 @@ static int redis_is_ours(const struct harness_redis *r)
 
 static int redis_launch(struct harness_redis *r);
 
+/*
+ * cluster_start - harness_redis_start on a cluster: create it the first time, start its
+ * nodes again after that. port and pid follow node 0's.
+ */
+static int cluster_start(struct harness_redis *r)
+{
+    struct harness_cluster *c = r->cluster;
+    int rc;
+
+    if (r->use_unix) {
+        fprintf(stderr, "harness: OMNISTOCK_TEST_REDIS=cluster: a cluster has no unix socket "
+                        "(use_unix); this needs one redis-server\n");
+        return -1;
+    }
+    if (c->dir[0] == '\0') {
+        rc = harness_cluster_start_args(c, r->extra_args);
+    } else {
+        rc = harness_cluster_start_nodes(c);
+    }
+    r->port = c->ports[0];
+    r->pid = c->pids[0];
+    return rc;
+}
+
 int harness_redis_start(struct harness_redis *r)
 {
     int rc;
 
+    if (r->cluster != NULL) {
+        return cluster_start(r);
+    }
     if (r->port != 0) {
         return redis_launch(r);
     }
     /* a port we picked may be taken before redis binds it: pick again */
     for (int attempt = 0; attempt < 3; attempt++) {
-        r->port = free_port();
+        r->port = harness_free_port();
         rc = redis_launch(r);
         if (rc == 0) {
             return 0;
@@ -331,8 +358,12 @@ static int redis_launch(struct harness_redis *r)
         r->sock_path[0] = '\0';
     }
     /* later arguments win: the extra ones can change the harness's own */
-    for (size_t i = 0; r->extra_args != NULL && r->extra_args[i] != NULL && i < MAX_REDIS_EXTRA;
-         i++) {
+    for (size_t i = 0; r->extra_args != NULL && r->extra_args[i] != NULL; i++) {
+        if (i == MAX_REDIS_EXTRA) {
+            fprintf(stderr, "harness: more than %d extra redis-server arguments\n",
+                    MAX_REDIS_EXTRA);
+            return -1;
+        }
         argv[n++] = (char *)r->extra_args[i];
     }
     argv[n] = NULL;
@@ -365,6 +396,11 @@ int harness_redis_stop(struct harness_redis *r)
 {
     int status;
 
+    if (r->cluster != NULL) {
+        status = harness_cluster_stop_nodes(r->cluster);
+        r->pid = r->cluster->pids[0];
+        return status;
+    }
     if (r->pid <= 0) {
         return 0;
     }
@@ -375,6 +411,12 @@ int harness_redis_stop(struct harness_redis *r)
 
 int harness_redis_kill(struct harness_redis *r)
 {
+    if (r->cluster != NULL) {
+        int rc = harness_cluster_kill_nodes(r->cluster);
+
+        r->pid = r->cluster->pids[0];
+        return rc;
+    }
     if (r->pid <= 0) {
         return -1;
     }
@@ -385,19 +427,46 @@ int harness_redis_kill(struct harness_redis *r)
     return 0;
 }
 
+int harness_redis_signal(struct harness_redis *r, int sig)
+{
+    int rc = 0, sent = 0;
+
+    if (r->cluster == NULL)
+        return r->pid > 0 ? kill(r->pid, sig) : -1;
+    for (int i = 0; i < HARNESS_CLUSTER_NODES; i++) {
+        if (r->cluster->pids[i] > 0) {
+            rc |= kill(r->cluster->pids[i], sig);
+            sent++;
+        }
+    }
+    return sent > 0 ? rc : -1;
+}
+
 void harness_redis_release(struct harness_redis *r)
 {
-    harness_redis_stop(r);
-    remove_tree(r->dir);
+    if (r->cluster != NULL) {
+        harness_cluster_stop(r->cluster);
+        r->pid = 0;
+    } else {
+        harness_redis_stop(r);
+    }
+    harness_remove_tree(r->dir);
     r->dir[0] = '\0';
 }
 
 redisReply *harness_redis_command(struct harness_redis *r, const char *fmt, ...)
 {
-    redisContext *c = redis_connect(r, 2000);
+    redisContext *c;
     redisReply *rep;
     va_list ap;
 
+    if (r->cluster != NULL) {
+        va_start(ap, fmt);
+        rep = harness_cluster_vcommand(r->cluster, fmt, ap);
+        va_end(ap);
+        return rep;
+    }
+    c = redis_connect(r, 2000);
     if (c == NULL) {
         return NULL;
     }
@@ -551,6 +620,24 @@ static const char *daemon_path(void)
 }
 
 /*
+ * daemon_redis_url - the --redis the daemon of @h is given: h->redis_url when set, else
+ * its own Redis: the cluster's seeds, or the one redis-server. @return 0 or -1.
+ */
+static int daemon_redis_url(const struct harness *h, char *out, size_t len)
+{
+    int n;
+
+    if (h->redis_url[0] != '\0') {
+        n = snprintf(out, len, "%s", h->redis_url);
+    } else if (h->redis.cluster != NULL) {
+        return harness_cluster_seed(h->redis.cluster, out, len);
+    } else {
+        n = snprintf(out, len, "redis://127.0.0.1:%d", h->redis.port);
+    }
+    return n >= 0 && (size_t)n < len ? 0 : -1;
+}
+
+/*
  * daemon_launch - start omnistockd on a free port and wait for GET /readyz 200.
  * @return 0; 1 if it exited at start-up (maybe the port was taken); -1 otherwise.
  */
@@ -561,12 +648,11 @@ static int daemon_launch(struct harness *h)
     long long deadline;
     int timeout = h->timeout_ms;
 
-    h->port = free_port();
+    h->port = harness_free_port();
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", h->port);
-    if (h->redis_url[0] != '\0')
-        snprintf(redis_url, sizeof(redis_url), "%s", h->redis_url);
-    else
-        snprintf(redis_url, sizeof(redis_url), "redis://127.0.0.1:%d", h->redis.port);
+    if (daemon_redis_url(h, redis_url, sizeof(redis_url)) != 0) {
+        return -1;
+    }
     snprintf(data_env, sizeof(data_env), "OMNISTOCK_DATA=%s/data", h->dir);
     char *argv[] = {(char *)daemon_path(), "--listen", listen, "--redis", redis_url, "--config",
                     h->config_path,        NULL};
@@ -628,10 +714,40 @@ struct harness *harness_start_url(const char *redis_url, const char *extra_confi
     return start(redis_url, extra_config, NULL);
 }
 
+/* cluster_mode - OMNISTOCK_TEST_REDIS: 1 for a cluster, 0 for one redis-server, -1 if unknown. */
+static int cluster_mode(void)
+{
+    const char *v = getenv("OMNISTOCK_TEST_REDIS");
+
+    if (v == NULL || v[0] == '\0' || strcmp(v, "standalone") == 0) {
+        return 0;
+    }
+    if (strcmp(v, "cluster") == 0) {
+        return 1;
+    }
+    fprintf(stderr, "harness: OMNISTOCK_TEST_REDIS=%s: expected cluster, standalone or nothing\n",
+            v);
+    return -1;
+}
+
+/* redis_teardown - stop the harness's own Redis; a cluster is removed and freed too. */
+static void redis_teardown(struct harness_redis *r)
+{
+    if (r->cluster != NULL) {
+        harness_cluster_stop(r->cluster);
+        free(r->cluster);
+        r->cluster = NULL;
+        r->pid = 0;
+    } else {
+        harness_redis_stop(r);
+    }
+}
+
 static struct harness *start(const char *redis_url, const char *extra_config,
                              const char *const *redis_args)
 {
-    struct harness *h = calloc(1, sizeof(*h));
+    int cluster = redis_url == NULL ? cluster_mode() : 0;
+    struct harness *h = cluster >= 0 ? calloc(1, sizeof(*h)) : NULL;
     int rc = 1;
 
     if (h == NULL) {
@@ -650,6 +766,9 @@ static struct harness *start(const char *redis_url, const char *extra_config,
         free(h);
         return NULL;
     }
+    if (cluster && (h->redis.cluster = calloc(1, sizeof(*h->redis.cluster))) == NULL) {
+        goto err;
+    }
     snprintf(h->redis.dir, sizeof(h->redis.dir), "%.100s/redis", h->dir);
     snprintf(h->log_path, sizeof(h->log_path), "%s/omnistockd.log", h->dir);
     if (mkdir(h->redis.dir, 0700) != 0 ||
@@ -663,12 +782,18 @@ static struct harness *start(const char *redis_url, const char *extra_config,
     if (rc != 0) {
         goto err;
     }
+    if (h->redis.cluster != NULL) {
+        fprintf(stderr,
+                "harness: OMNISTOCK_TEST_REDIS=cluster: the daemon is on a Redis Cluster in %s; "
+                "h->redis.pid is node 0's (port %d): a signal to it reaches that node only\n",
+                h->redis.cluster->dir, h->redis.port);
+    }
     current = h;
     return h;
 err:
     fprintf(stderr, "harness: start failed; files in %s\n", h->dir);
-    harness_redis_stop(&h->redis);
-    remove_tree(h->dir);
+    redis_teardown(&h->redis);
+    harness_remove_tree(h->dir);
     free(h);
     return NULL;
 }
@@ -684,10 +809,9 @@ struct harness *harness_start_peer(const struct harness *h)
     p->timeout_ms = h->timeout_ms;
     memcpy(p->keys, h->keys, sizeof(p->keys));
     snprintf(p->config_path, sizeof(p->config_path), "%s", h->config_path);
-    if (h->redis_url[0] != '\0') {
-        snprintf(p->redis_url, sizeof(p->redis_url), "%s", h->redis_url);
-    } else {
-        snprintf(p->redis_url, sizeof(p->redis_url), "redis://127.0.0.1:%d", h->redis.port);
+    if (daemon_redis_url(h, p->redis_url, sizeof(p->redis_url)) != 0) {
+        free(p);
+        return NULL;
     }
     snprintf(p->dir, sizeof(p->dir), "/tmp/omnistock-it-XXXXXX");
     if (mkdtemp(p->dir) == NULL) {
@@ -701,7 +825,7 @@ struct harness *harness_start_peer(const struct harness *h)
     }
     if (rc != 0) {
         fprintf(stderr, "harness: peer start failed; files in %s\n", p->dir);
-        remove_tree(p->dir);
+        harness_remove_tree(p->dir);
         free(p);
         return NULL;
     }
@@ -728,11 +852,11 @@ int harness_stop(struct harness *h)
         }
         h->daemon_pid = 0;
     }
-    harness_redis_stop(&h->redis);
+    redis_teardown(&h->redis);
     if (current == h) {
         current = NULL;
     }
-    remove_tree(h->dir);
+    harness_remove_tree(h->dir);
     free(h);
     return rc;
 }
@@ -1009,6 +1133,15 @@ double harness_metric_value(const char *text, const char *name)
         p += n;
     }
     return -1;
+}
+
+double harness_metric(const struct harness *h, const char *name)
+{
+    struct harness_response *r = harness_get(h, NULL, "/metrics");
+    double v = r->status == 200 ? harness_metric_value(r->body, name) : -1;
+
+    harness_response_free(r);
+    return v;
 }
 
 static struct harness_response *exchange(const struct harness *h, const void *req, size_t len)

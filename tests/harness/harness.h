@@ -12,6 +12,11 @@
  * OMNISTOCK_TEST_SLOW, a whole factor (1..100, default 1) that stretches the
  * harness's own waits for the daemon (ready 10 s, stop 10 s, HTTP timeout 10 s
  * per exchange): for a daemon slowed down by valgrind. It changes no assertion.
+ * OMNISTOCK_TEST_REDIS, the Redis that harness_start() and its kin start for the
+ * daemon: unset, empty or "standalone", one redis-server; "cluster", a Redis Cluster
+ * of 3 masters and 3 replicas (cluster.h) given to the daemon as --redis
+ * cluster://..., which h->redis then stands for (see struct harness_redis). Any other
+ * value fails the start.
  *
  * Ownership: every struct harness_response is new and freed by
  * harness_response_free(); json_t pointers returned by lookups are borrowed.
@@ -30,48 +35,84 @@
 
 /* ---- redis-server ---- */
 
+struct harness_cluster;
+
+/*
+ * One redis-server, or (when @cluster is set) a whole cluster that the functions below
+ * act on as on one Redis: start, stop and kill reach all six nodes, commands reach the
+ * node of their key or every master (harness_cluster_command in cluster.h says which),
+ * the digest covers every master. What a cluster cannot be is refused with a line on
+ * stderr: use_unix, and redis-server arguments that would undo the cluster.
+ */
 struct harness_redis {
-    pid_t pid;                  /* 0 when not running */
+    pid_t pid;                  /* 0 when not running; on a cluster, node 0's (see below) */
     int port;                   /* chosen at the first start, kept across restarts */
     int use_unix;               /* set before the first start: also listen on sock_path */
     char dir[HARNESS_DIR_SIZE]; /* data dir and redis.log */
     char sock_path[PATH_MAX];   /* dir/redis.sock when use_unix */
-    /* NULL, or more redis-server arguments (NULL-terminated, borrowed, at most 16), given
-     * after the harness's own at every start, e.g. {"--appendonly", "yes", NULL}. */
+    /* NULL, or more redis-server arguments (NULL-terminated, borrowed, at most 32), given
+     * after the harness's own at every start, e.g. {"--appendonly", "yes", NULL}; on a
+     * cluster, to every node after the cluster's own. */
     const char *const *extra_args;
+    /*
+     * NULL, or the cluster this Redis is: set before the first start. harness_start() and
+     * its kin set it (new) when OMNISTOCK_TEST_REDIS=cluster, and harness_stop() frees it;
+     * the functions below only borrow it. port and pid are then those of node 0, the first
+     * master as created: a signal sent to pid reaches that one node (its slots) only.
+     */
+    struct harness_cluster *cluster;
 };
 
 /*
  * harness_redis_start - start redis-server in @dir (created with mkdtemp when
  * @r->dir is empty) on @r->port (a free port when 0) and wait until it answers
  * PING (5 s). Starting again after harness_redis_stop() reuses port and dir.
+ * On a cluster: the first time, harness_cluster_start_args() with @r->extra_args;
+ * after a stop or kill, every node again on its port and dir, and wait (30 s) until
+ * the cluster is whole.
  * @return 0, or -1 with a line on stderr (and the redis log).
  */
 int harness_redis_start(struct harness_redis *r);
 
-/* harness_redis_stop - SIGTERM, wait (5 s), then SIGKILL. @return 0 if it exited cleanly. */
+/*
+ * harness_redis_stop - SIGTERM, wait (5 s), then SIGKILL (on a cluster: every node at once).
+ * @return 0 if it exited cleanly.
+ */
 int harness_redis_stop(struct harness_redis *r);
 
 /*
  * harness_redis_kill - SIGKILL the server (a crash: nothing saved, no shutdown) and reap it.
- * Port, dir and what the server persisted stay for harness_redis_start.
- * @return 0, or -1 if it was not running.
+ * Port, dir and what the server persisted stay for harness_redis_start. On a cluster: every
+ * node. @return 0, or -1 if it was not running.
  */
 int harness_redis_kill(struct harness_redis *r);
 
-/* harness_redis_release - stop the server and remove its dir (and what is in it). */
+/*
+ * harness_redis_signal - send @sig to the server (on a cluster: every node running), e.g.
+ * SIGSTOP to freeze Redis and SIGCONT to thaw it. @return 0, or -1 if none was running.
+ */
+int harness_redis_signal(struct harness_redis *r, int sig);
+
+/*
+ * harness_redis_release - stop the server and remove its dir (and what is in it); on a
+ * cluster, harness_cluster_stop() (@r->cluster itself is not freed).
+ */
 void harness_redis_release(struct harness_redis *r);
 
-/* harness_redis_command - one command on a fresh connection. @return a new reply or NULL. */
+/*
+ * harness_redis_command - one command on a fresh connection; on a cluster, as
+ * harness_cluster_command() (cluster.h) carries it out. @return a new reply or NULL.
+ */
 redisReply *harness_redis_command(struct harness_redis *r, const char *fmt, ...);
 
 /*
  * harness_redis_digest - DEBUG DIGEST of the whole dataset (40 hex), once the daemon has
- * counted every order placed so far (up to 5 s). @return 0 or -1.
+ * counted every order placed so far (up to 5 s). On a cluster, one digest of every
+ * master's (harness_cluster_command). @return 0 or -1.
  */
 int harness_redis_digest(struct harness_redis *r, char out[41]);
 
-/* harness_redis_flushall - empty every database. @return 0 or -1. */
+/* harness_redis_flushall - empty every database (on a cluster: every master). @return 0 or -1. */
 int harness_redis_flushall(struct harness_redis *r);
 
 /* ---- small things the harness and tests share ---- */
@@ -81,6 +122,12 @@ long long harness_now_ms(void);
 
 /* harness_sleep_ms - sleep @ms milliseconds. */
 void harness_sleep_ms(int ms);
+
+/* harness_free_port - a port the kernel just gave to a socket bound to 127.0.0.1:0. */
+int harness_free_port(void);
+
+/* harness_remove_tree - remove @dir and all below it, unless OMNISTOCK_KEEP_TMP is set. */
+void harness_remove_tree(const char *dir);
 
 /* harness_print_file_tail - the last @max_bytes of the file at @path on stderr, framed by @label.
  */
@@ -113,8 +160,8 @@ struct harness {
 };
 
 /*
- * harness_start - redis-server, a config file with one key per role, and
- * omnistockd, ready (GET /readyz answered 200 within 10 s).
+ * harness_start - redis-server (or a cluster: OMNISTOCK_TEST_REDIS above), a config
+ * file with one key per role, and omnistockd, ready (GET /readyz answered 200 within 10 s).
  * @return a new harness, or NULL (everything started is stopped again).
  */
 struct harness *harness_start(void);
@@ -129,7 +176,8 @@ struct harness *harness_start_config(const char *extra_config);
 /*
  * harness_start_redis_args - harness_start_config, with @redis_args (see
  * harness_redis.extra_args; borrowed, must outlive the harness) given to
- * redis-server at every start, e.g. a persistence profile.
+ * redis-server at every start, e.g. a persistence profile. On a cluster, to every
+ * node; the start fails (with why on stderr) if they would undo the cluster.
  */
 struct harness *harness_start_redis_args(const char *extra_config, const char *const *redis_args);
 
@@ -223,6 +271,9 @@ int harness_closed_by_daemon(int fd, int seconds);
  * Prometheus text @text (any labels), or -1 when there is none.
  */
 double harness_metric_value(const char *text, const char *name);
+
+/* harness_metric - the value of metric @name in the daemon's GET /metrics, or -1. */
+double harness_metric(const struct harness *h, const char *name);
 
 /* harness_raw - send @len bytes as they are and read what comes back until EOF. */
 struct harness_response *harness_raw(const struct harness *h, const void *bytes, size_t len);

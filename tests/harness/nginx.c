@@ -1,18 +1,13 @@
 /*
  * nginx.c - see nginx.h.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -96,37 +91,6 @@ static int write_main(const char *dir)
     return fclose(f);
 }
 
-static int kernel_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    socklen_t alen = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int port = -1;
-
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &alen) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void remove_dir(const char *dir)
-{
-    if (getenv("OMNISTOCK_KEEP_TMP") == NULL && dir[0] != '\0')
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* Whether GET /healthz through nginx answers 200. */
 static int healthy(int port)
 {
@@ -150,7 +114,7 @@ int harness_nginx_start(struct harness_nginx *n, int port_a, int port_b)
         fprintf(stderr, "harness: nginx: mkdtemp: %s\n", strerror(errno));
         return -1;
     }
-    n->port = kernel_port();
+    n->port = harness_free_port();
     snprintf(conf, sizeof(conf), "%s/nginx.conf", n->dir);
     snprintf(log, sizeof(log), "%s/error.log", n->dir);
     if (n->port < 0 || write_site(n->dir, n->port, port_a, port_b) != 0 || write_main(n->dir) != 0)
@@ -211,6 +175,6 @@ int harness_nginx_stop(struct harness_nginx *n)
         }
         n->pid = 0;
     }
-    remove_dir(n->dir);
+    harness_remove_tree(n->dir);
     return rc;
 }

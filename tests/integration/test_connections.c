@@ -92,23 +92,13 @@ static double metric_on(int fd, const char *name)
     return harness_metric_value(text, name);
 }
 
-/* The value of metric @name read on a connection of its own, or -1. */
-static double metric(const struct harness *h, const char *name)
-{
-    struct harness_response *r = harness_get(h, NULL, "/metrics");
-    double v = r->status == 200 ? harness_metric_value(r->body, name) : -1;
-
-    harness_response_free(r);
-    return v;
-}
-
 /* Wait (up to 10 s) for metric @name to be @want; @return its last value. */
 static double await_metric(const struct harness *h, int fd, const char *name, double want)
 {
     double v = -1;
 
     for (int i = 0; i < 100; i++) {
-        v = fd >= 0 ? metric_on(fd, name) : metric(h, name);
+        v = fd >= 0 ? metric_on(fd, name) : harness_metric(h, name);
         if (v == want)
             break;
         usleep(100 * 1000);
@@ -255,7 +245,7 @@ static void test_connections__every_way_of_ending_gives_the_place_back(void **st
         end_one_connection(h, round);
     harness_context(NULL);
     assert_true(await_metric(h, -1, "omnistock_connections", 1) == 1);
-    assert_true(metric(h, "omnistock_connections_refused_total") == 0);
+    assert_true(harness_metric(h, "omnistock_connections_refused_total") == 0);
     assert_int_equal(harness_stop(h), 0);
 }
 
@@ -274,7 +264,7 @@ static void test_connections__a_trickled_request_is_cut_off_at_its_deadline(void
         closed = send(fd, "a", 1, MSG_NOSIGNAL) != 1 || peer_closed(fd, 100);
     assert_true(closed);
     close(fd);
-    assert_true(metric(h, "omnistock_connections_deadline_total") == 1);
+    assert_true(harness_metric(h, "omnistock_connections_deadline_total") == 1);
 
     /* Meanwhile and after, everyone else is served. */
     r = harness_get(h, h->keys[HARNESS_AGENT], "/v1/me");
@@ -350,7 +340,7 @@ static void test_connections__a_stream_outlives_the_deadline(void **state)
     }
     assert_true(beats >= 3);
     close(fd);
-    assert_true(metric(h, "omnistock_connections_deadline_total") == 0);
+    assert_true(harness_metric(h, "omnistock_connections_deadline_total") == 0);
     assert_int_equal(harness_stop(h), 0);
 }
 
@@ -384,7 +374,7 @@ static void test_connections__the_cap_fits_the_open_files_limit(void **state)
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
     h = harness_start();
     assert_non_null(h);
-    assert_true(metric(h, "omnistock_connections_max") == 256 - 64);
+    assert_true(harness_metric(h, "omnistock_connections_max") == 256 - 64);
     assert_int_equal(harness_stop(h), 0);
 }
 

@@ -54,10 +54,10 @@ static void test_store_faults__frozen_redis_gives_503_then_recovers(void **state
     struct harness_response *r;
 
     harness_receipt(h, "MUG-01", "wh-1", 5);
-    assert_int_equal(kill(h->redis.pid, SIGSTOP), 0);
+    assert_int_equal(harness_redis_signal(&h->redis, SIGSTOP), 0);
     r = harness_get(h, ADMIN, "/v1/stock/MUG-01");
     /* The command timeout is 2 s: an answer, and a 503, well before the client's 10 s. */
-    assert_int_equal(kill(h->redis.pid, SIGCONT), 0);
+    assert_int_equal(harness_redis_signal(&h->redis, SIGCONT), 0);
     harness_assert_problem(r, 503, "unavailable", NULL);
     assert_non_null(harness_header(r, "Retry-After"));
     assert_true(r->seconds < 5.0);
