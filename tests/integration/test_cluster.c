@@ -5,9 +5,10 @@
  * The daemon learns the slot map from the seeds and reaches every master;
  * stock, movements, a basket across partitions served by different
  * masters, the event log and the consistency check all work as on one
- * Redis; and when the master of one partition is killed and its replica
- * takes over, the daemon finds the new master by itself and serves that
- * partition again.
+ * Redis; a partition's slot moved to another master mid-way (ASK, then
+ * MOVED) is followed; and when the master of one partition is killed and
+ * its replica takes over, the daemon finds the new master by itself and
+ * serves that partition again.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -201,6 +202,141 @@ static void test_cluster__events_from_every_partition(void **state)
     assert_true(events_of_every_sku(s));
 }
 
+/* ---- a slot moved from one master to another: ASK, then MOVED ---- */
+
+/* One command on the node at @port, on a connection of its own; the reply (may be NULL). */
+static redisReply *node_command(int port, const char *fmt, ...)
+{
+    redisContext *c = redisConnect("127.0.0.1", port);
+    redisReply *rep = NULL;
+    va_list ap;
+
+    if (c != NULL && c->err == 0) {
+        va_start(ap, fmt);
+        rep = redisvCommand(c, fmt, ap);
+        va_end(ap);
+    }
+    if (c != NULL)
+        redisFree(c);
+    return rep;
+}
+
+static void node_id(int port, char id[41])
+{
+    redisReply *rep = node_command(port, "CLUSTER MYID");
+
+    assert_non_null(rep);
+    assert_int_equal(rep->type, REDIS_REPLY_STRING);
+    snprintf(id, 41, "%s", rep->str);
+    freeReplyObject(rep);
+}
+
+/* The port of the master serving @slot, and of another master, from CLUSTER SLOTS. */
+static void masters_of(struct suite *s, unsigned slot, int *owner, int *other)
+{
+    redisReply *rep = node_command(s->cluster.ports[0], "CLUSTER SLOTS");
+
+    *owner = *other = 0;
+    assert_non_null(rep);
+    for (size_t i = 0; i < rep->elements; i++) {
+        const redisReply *r = rep->element[i];
+        int port = (int)r->element[2]->element[1]->integer;
+
+        if ((unsigned)r->element[0]->integer <= slot && slot <= (unsigned)r->element[1]->integer)
+            *owner = port;
+    }
+    for (size_t i = 0; i < rep->elements && *other == 0; i++) {
+        int port = (int)rep->element[i]->element[2]->element[1]->integer;
+        if (port != *owner)
+            *other = port;
+    }
+    freeReplyObject(rep);
+    assert_true(*owner > 0 && *other > 0);
+}
+
+static void assert_ok(redisReply *rep)
+{
+    assert_non_null(rep);
+    if (rep->type == REDIS_REPLY_ERROR)
+        fail_msg("%s", rep->str);
+    freeReplyObject(rep);
+}
+
+/* MIGRATE every key of @slot from @from to @to. */
+static void migrate_slot(int from, int to, unsigned slot)
+{
+    for (;;) {
+        redisReply *keys = node_command(from, "CLUSTER GETKEYSINSLOT %u 100", slot);
+
+        assert_non_null(keys);
+        if (keys->elements == 0) {
+            freeReplyObject(keys);
+            return;
+        }
+        for (size_t i = 0; i < keys->elements; i++)
+            assert_ok(
+                node_command(from, "MIGRATE 127.0.0.1 %d %s 0 5000", to, keys->element[i]->str));
+        freeReplyObject(keys);
+    }
+}
+
+/*
+ * One partition's slot moves to another master while the daemon serves it,
+ * as a resharding does. Half-way, a key already moved is answered ASK by the
+ * old master: the daemon asks the new one. Once the slot is moved, the old
+ * master answers MOVED: the daemon sends the command on, and reads the map.
+ */
+static void test_cluster__a_partition_moved_to_another_master(void **state)
+{
+    struct suite *s = *state;
+    const char *sku = s->skus[1];
+    unsigned part = partition_of(sku, PARTITIONS), slot;
+    char tag[8], key[64], body[256], from_id[41], to_id[41];
+    double redirects = harness_metric(s->h, "omnistock_redis_redirects_total");
+    struct harness_response *r;
+    long long before = on_hand(s, sku, NULL);
+    int from, to;
+
+    snprintf(tag, sizeof(tag), "p%02u", part);
+    slot = key_slot(tag, strlen(tag));
+    masters_of(s, slot, &from, &to);
+    node_id(from, from_id);
+    node_id(to, to_id);
+    assert_ok(node_command(to, "CLUSTER SETSLOT %u IMPORTING %s", slot, from_id));
+    assert_ok(node_command(from, "CLUSTER SETSLOT %u MIGRATING %s", slot, to_id));
+
+    /* Half-way: the SKU's stock hash is on the new master, the rest still on the old. */
+    snprintf(key, sizeof(key), "{%s}:sku:%s", tag, sku);
+    assert_ok(node_command(from, "MIGRATE 127.0.0.1 %d %s 0 5000", to, key));
+    assert_int_equal(on_hand(s, sku, NULL), before);
+    assert_true(harness_metric(s->h, "omnistock_redis_redirects_total") > redirects);
+
+    /*
+     * Moved: every key, then every master told. The first command sent there
+     * after (the movement below, or the daemon's own expiry sweep) is answered
+     * MOVED.
+     */
+    redirects = harness_metric(s->h, "omnistock_redis_redirects_total");
+    migrate_slot(from, to, slot);
+    assert_ok(node_command(to, "CLUSTER SETSLOT %u NODE %s", slot, to_id));
+    assert_ok(node_command(from, "CLUSTER SETSLOT %u NODE %s", slot, to_id));
+    for (int i = 0; i < HARNESS_CLUSTER_NODES; i++) {
+        if (s->cluster.ports[i] != from && s->cluster.ports[i] != to && s->cluster.pids[i] > 0)
+            freeReplyObject(
+                node_command(s->cluster.ports[i], "CLUSTER SETSLOT %u NODE %s", slot, to_id));
+    }
+    snprintf(body, sizeof(body),
+             "{\"sku\": \"%s\", \"location\": \"wh-1\", \"type\": \"receipt\", "
+             "\"quantity\": 2}",
+             sku);
+    r = harness_post_json(s->h, ADMIN, "/v1/movements", body);
+    harness_assert_status(r, 201);
+    harness_response_free(r);
+    assert_true(harness_metric(s->h, "omnistock_redis_redirects_total") > redirects);
+    assert_int_equal(on_hand(s, sku, NULL), before + 2);
+    assert_consistent(s);
+}
+
 /* Receipts of one unit, one after the other, until told to stop; what came back. */
 struct writer {
     const struct harness *h;
@@ -303,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_cluster__the_daemon_reaches_every_master),
         cmocka_unit_test(test_cluster__stock_and_a_basket_across_masters),
         cmocka_unit_test(test_cluster__events_from_every_partition),
+        cmocka_unit_test(test_cluster__a_partition_moved_to_another_master),
         cmocka_unit_test(test_cluster__a_master_killed_its_replica_takes_over),
     };
 
