@@ -22,7 +22,6 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <hiredis/hiredis.h>
 
 #include "common/config.h"
 #include "common/http.h"
@@ -57,7 +56,6 @@ struct events_hub {
     const struct config *cfg;
     struct stock_store *store;
     struct http_server *srv;
-    struct rclient *redis;
     struct event *tick;
     struct ev_pos head; /* every event through here has been handed to the live streams */
     int have_head;
@@ -384,7 +382,7 @@ static void hub_read(json_t *events, const struct ev_pos *next, const char *err,
         hub_poll(hub);
 }
 
-static void hub_time(redisReply *reply, const char *err, void *arg)
+static void hub_now(const struct ev_pos *now, const char *err, void *arg)
 {
     struct hub_read *hr = arg;
     struct events_hub *hub = hr->hub;
@@ -394,13 +392,9 @@ static void hub_time(redisReply *reply, const char *err, void *arg)
     if (hub == NULL)
         return;
     hub->reading = NULL;
-    if (err != NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-        reply->element[0]->type != REDIS_REPLY_STRING ||
-        reply->element[1]->type != REDIS_REPLY_STRING || hub->nstreams == 0)
+    if (err != NULL || hub->nstreams == 0)
         return;
-    hub->head = ev_watermark(strtoull(reply->element[0]->str, NULL, 10) * 1000 +
-                                 strtoull(reply->element[1]->str, NULL, 10) / 1000,
-                             hub->cfg->partitions);
+    hub->head = *now;
     hub->have_head = 1;
     for (s = hub->streams; s != NULL; s = following) {
         following = s->next;
@@ -408,7 +402,7 @@ static void hub_time(redisReply *reply, const char *err, void *arg)
     }
 }
 
-/* Read on from the hub's place; the first time, learn the present from Redis's clock. */
+/* Read on from the hub's place; the first time, learn the present from Redis's clocks. */
 static void hub_poll(struct events_hub *hub)
 {
     struct hub_read *hr;
@@ -418,8 +412,7 @@ static void hub_poll(struct events_hub *hub)
         return;
     hr->hub = hub;
     if (!hub->have_head) {
-        const char *argv[] = {"TIME"};
-        rc = rclient_command(hub->redis, hub_time, hr, 1, argv, NULL);
+        rc = events_now(hub->store, hub_now, hr);
     } else {
         struct ev_query q;
         memset(&q, 0, sizeof(q));
@@ -531,7 +524,6 @@ struct events_hub *events_hub_new(const struct config *cfg, struct event_base *b
     hub->cfg = cfg;
     hub->store = store;
     hub->srv = srv;
-    hub->redis = store->redis;
     hub->tick = event_new(base, -1, EV_PERSIST, hub_tick, hub);
     if (hub->tick == NULL) {
         free(hub);

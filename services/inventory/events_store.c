@@ -222,21 +222,28 @@ static void round_done(struct read_op *op)
  * its range was read has an id at or above the clock of its master, read
  * before on the same connection.
  */
+/* The milliseconds of a TIME reply into @ms. @return NULL, or what is wrong. */
+static const char *time_of(const redisReply *reply, unsigned long long *ms)
+{
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_STRING ||
+        reply->element[1]->type != REDIS_REPLY_STRING)
+        return "unexpected reply";
+    *ms = strtoull(reply->element[0]->str, NULL, 10) * 1000 +
+          strtoull(reply->element[1]->str, NULL, 10) / 1000;
+    return NULL;
+}
+
 static void on_time(redisReply *reply, const char *err, void *arg)
 {
     struct read_op *op = arg;
+    unsigned long long ms = 0;
 
-    if (err == NULL && (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-                        reply->element[0]->type != REDIS_REPLY_STRING ||
-                        reply->element[1]->type != REDIS_REPLY_STRING))
-        err = "unexpected reply";
+    if (err == NULL)
+        err = time_of(reply, &ms);
     if (err != NULL) {
         op_fail(op, err);
     } else {
-        unsigned long long s = strtoull(reply->element[0]->str, NULL, 10);
-        unsigned long long us = strtoull(reply->element[1]->str, NULL, 10);
-        unsigned long long ms = s * 1000 + us / 1000;
-
         if (op->ms == 0 || ms < op->ms)
             op->ms = ms;
         op->watermark = ev_watermark(op->ms, op->st->cfg->partitions);
@@ -328,6 +335,75 @@ static int send_round(struct read_op *op)
         return -1;
     if (--op->pending == 0)
         round_done(op);
+    return 0;
+}
+
+/* ---- the present ---- */
+
+struct now_op {
+    struct stock_store *st;
+    size_t pending;
+    unsigned long long ms; /* the earliest clock read, 0 before any */
+    const char *err;
+    ev_now_cb *cb;
+    void *arg;
+};
+
+static void on_now(redisReply *reply, const char *err, void *arg)
+{
+    struct now_op *op = arg;
+    unsigned long long ms = 0;
+
+    if (err == NULL)
+        err = time_of(reply, &ms);
+    if (err != NULL && op->err == NULL)
+        op->err = "redis unavailable";
+    else if (err == NULL && (op->ms == 0 || ms < op->ms))
+        op->ms = ms;
+    if (--op->pending > 0)
+        return;
+    if (op->err != NULL) {
+        op->cb(NULL, op->err, op->arg);
+    } else {
+        struct ev_pos now = ev_watermark(op->ms, op->st->cfg->partitions);
+        op->cb(&now, NULL, op->arg);
+    }
+    free(op);
+}
+
+int events_now(struct stock_store *st, ev_now_cb *cb, void *arg)
+{
+    struct now_op *op = calloc(1, sizeof(*op));
+    const char *argv[] = {"TIME"};
+
+    if (op == NULL)
+        return -1;
+    op->st = st;
+    op->cb = cb;
+    op->arg = arg;
+    op->pending = 1; /* held while sending */
+    if (rclient_cluster_nodes(st->redis) == 0) {
+        if (rclient_command(st->redis, on_now, op, 1, argv, NULL) == 0)
+            op->pending++;
+    } else {
+        for (unsigned p = 0; p < st->cfg->partitions; p++) {
+            char key[KEY_MAX];
+            const char *keys[] = {key};
+
+            stock_key_part(p, "events", NULL, key, sizeof(key));
+            if (rclient_eval(st->redis, on_now, op, (size_t)st->script_time, 1, 1, keys, NULL) !=
+                0) {
+                op->err = "redis unavailable";
+                break;
+            }
+            op->pending++;
+        }
+    }
+    if (op->pending == 1) {
+        free(op); /* nothing sent */
+        return -1;
+    }
+    op->pending--; /* a reply is still to come: it finishes */
     return 0;
 }
 

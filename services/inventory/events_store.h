@@ -46,4 +46,15 @@ typedef void ev_read_cb(json_t *events, const struct ev_pos *next, const char *e
  */
 int events_read(struct stock_store *st, const struct ev_query *q, ev_read_cb *cb, void *arg);
 
+/* ev_now_cb - the present: a place no event added from now on can come before. */
+typedef void ev_now_cb(const struct ev_pos *now, const char *err, void *arg);
+
+/*
+ * events_now - the present, as events_read's watermark: Redis's clock, or on
+ * a cluster the earliest clock of the partitions' masters, each read on the
+ * connection that later commands for the partition follow. @return 0, or -1
+ * when Redis is not connected (no callback).
+ */
+int events_now(struct stock_store *st, ev_now_cb *cb, void *arg);
+
 #endif
