@@ -348,7 +348,6 @@ static void request_finish(struct request *r, int status, const char *ctype, str
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
     double secs = (double)(now_ns() - r->start_ns) / 1e9;
-    size_t metric = 0;
     char path[256];
 
     if (ctype != NULL)
@@ -376,12 +375,9 @@ static void request_finish(struct request *r, int status, const char *ctype, str
     conn_end(r->conn);
     r->conn = NULL;
     evhttp_send_reply(r->ev, status, NULL, buf);
-    for (size_t i = 0; i < r->srv->nroutes; i++) {
-        if (r->srv->routes[i].route == r->route)
-            metric = r->srv->routes[i].metric;
-    }
     if (r->srv->metrics)
-        metrics_observe(r->srv->metrics, metric, evhttp_request_get_command(r->ev), status, secs);
+        metrics_observe(r->srv->metrics, r->metric, evhttp_request_get_command(r->ev), status,
+                        secs);
     if (log_min_level <= LOG_INFO) {
         log_safe(evhttp_request_get_uri(r->ev), path, sizeof(path));
         log_info("event=request id=%s method=%s path=\"%s\" route=%s status=%d ms=%.3f key=%s",
@@ -417,15 +413,10 @@ static void stream_unlink(struct request *r)
 static void stream_finish(struct request *r, int method, const char *how)
 {
     double secs = (double)(now_ns() - r->start_ns) / 1e9;
-    size_t metric = 0;
 
     stream_unlink(r);
-    for (size_t i = 0; i < r->srv->nroutes; i++) {
-        if (r->srv->routes[i].route == r->route)
-            metric = r->srv->routes[i].metric;
-    }
     if (r->srv->metrics)
-        metrics_observe(r->srv->metrics, metric, method, 200, secs);
+        metrics_observe(r->srv->metrics, r->metric, method, 200, secs);
     log_info("event=stream_end id=%s route=%s how=%s s=%.3f key=%s", r->id,
              r->route ? r->route->name : "unmatched", how, secs, r->key ? r->key->name : "-");
     request_free(r);
@@ -890,6 +881,7 @@ static void dispatch(struct request *r)
         if (e->route->method == m || (m == EVHTTP_REQ_HEAD && e->route->method == EVHTTP_REQ_GET)) {
             r->route = e->route;
             r->ctx = e->ctx;
+            r->metric = e->metric;
             /* Parameters point into pathbuf, which lives as long as the request. */
             split_path(r->pathbuf, seg);
             route_matches(e, seg, nseg, r->params);

@@ -53,6 +53,7 @@ struct request {
     struct http_server *srv;
     const struct route *route;
     void *ctx;                              /* the module context the route was registered with */
+    size_t metric;                          /* the route's series in the metrics; 0: unmatched */
     const struct api_key *key;              /* borrowed from the config; NULL on public routes */
     const char *params[REQUEST_MAX_PARAMS]; /* raw path segments matched by {} */
     struct evkeyvalq query;

@@ -94,15 +94,15 @@ static void quoted(struct jsonw *w, const char *s)
     add(w, "\"", 1);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
         add(w, run, (size_t)(s - run));
         run = s + 1;
         if (c == '"' || c == '\\') {
-            esc[1] = (char)c;
+            char esc[2] = {'\\', (char)c};
             add(w, esc, 2);
         } else {
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             add(w, esc, 6);
         }
     }
