@@ -195,6 +195,11 @@ static int parse_seeds(const char *p, struct redis_addr *out, const char *url, c
             return -1;
         }
         out->seeds[out->nseeds++].port = port;
+        if (*end == ',' && end[1] == '\0') {
+            snprintf(err, errlen, "--redis: each cluster node is host:port in '%s'",
+                     url_shown(url, shown, sizeof(shown)));
+            return -1;
+        }
         p = *end == ',' ? end + 1 : end;
     }
     if (out->nseeds == 0) {
