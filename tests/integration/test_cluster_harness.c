@@ -42,14 +42,6 @@ struct slot_range {
     size_t nreplicas;
 };
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* node_connect - a connection to 127.0.0.1:@port with 2 s to connect and 5 s per reply. */
 static redisContext *node_connect(int port)
 {
@@ -137,13 +129,13 @@ static int index_of(int port, const int *ports, int n)
 static int group_setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    long long start = now_ms();
+    long long start = harness_now_ms();
 
     *state = f;
     if (f == NULL || harness_cluster_start(&f->c) != 0) {
         return -1;
     }
-    print_message("cluster up in %lld ms\n", now_ms() - start);
+    print_message("cluster up in %lld ms\n", harness_now_ms() - start);
     memcpy(f->started, f->c.pids, sizeof(f->started));
     snprintf(f->dir, sizeof(f->dir), "%s", f->c.dir);
     return 0;
@@ -296,9 +288,9 @@ static void test_cluster_harness__failover_keeps_acknowledged_writes(void **stat
     for (int i = 0; i < HARNESS_CLUSTER_NODES; i++) {
         assert_true(c->ports[i] != killed || c->pids[i] == 0);
     }
-    start = now_ms();
+    start = harness_now_ms();
     assert_int_equal(harness_cluster_await_ok(c, FAILOVER_MS), 0);
-    print_message("failover in %lld ms after the kill\n", now_ms() - start);
+    print_message("failover in %lld ms after the kill\n", harness_now_ms() - start);
 
     /* the replica took over the slot, with the write, in every live node's view */
     for (int i = 0; i < HARNESS_CLUSTER_NODES; i++) {

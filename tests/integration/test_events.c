@@ -33,14 +33,6 @@
 static const char *const skus[] = {"EV-A", "EV-B", "EV-C", "EV-D", "EV-E", "EV-F"};
 #define NSKUS (sizeof(skus) / sizeof(skus[0]))
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void movement(const struct harness *h, const char *sku, const char *location,
                      const char *type, int quantity)
 {
@@ -499,9 +491,9 @@ static int sse_read(struct sse *s, int ms)
 /* Wait (up to @ms) for the response's status line. */
 static int sse_status(struct sse *s, int ms)
 {
-    long long deadline = now_ms() + ms;
+    long long deadline = harness_now_ms() + ms;
 
-    while (s->status == 0 && !s->eof && now_ms() < deadline)
+    while (s->status == 0 && !s->eof && harness_now_ms() < deadline)
         sse_read(s, 100);
     return s->status;
 }
@@ -513,7 +505,7 @@ static int sse_status(struct sse *s, int ms)
  */
 static int sse_next(struct sse *s, struct sse_event *ev, char *comment, size_t comment_len, int ms)
 {
-    long long deadline = now_ms() + ms;
+    long long deadline = harness_now_ms() + ms;
 
     memset(ev, 0, sizeof(*ev));
     for (;;) {
@@ -547,9 +539,9 @@ static int sse_next(struct sse *s, struct sse_event *ev, char *comment, size_t c
                 return kind;
             continue; /* a "retry:" line alone */
         }
-        if (now_ms() >= deadline)
+        if (harness_now_ms() >= deadline)
             return 0;
-        if (sse_read(s, (int)(deadline - now_ms())) < 0 && (s->body == NULL || !s->nbody))
+        if (sse_read(s, (int)(deadline - harness_now_ms())) < 0 && (s->body == NULL || !s->nbody))
             return -1;
     }
 }

@@ -85,19 +85,13 @@ static int streq(const char *a, const char *b)
     return a != NULL && b != NULL && strcmp(a, b) == 0;
 }
 
-static long long now_ms(void)
+/* The wall clock in ms, as the daemon stamps times (expiry, events). */
+static long long wall_ms(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
 }
 
 /* items_of - the SKUs of the response's items, comma-separated, into @buf. */
@@ -440,14 +434,14 @@ static long long orders_waiting(struct harness *h)
 /* wait_counted - every order placed so far has been counted (fails after WAIT_MS). */
 static void wait_counted(struct harness *h)
 {
-    long long deadline = now_ms() + WAIT_MS;
+    long long deadline = wall_ms() + WAIT_MS;
 
     while (orders_waiting(h) > 0) {
-        if (now_ms() > deadline) {
+        if (wall_ms() > deadline) {
             harness_daemon_log(h, 3000);
             fail_msg("orders still waiting in the streams after %d ms", WAIT_MS);
         }
-        sleep_ms(20);
+        harness_sleep_ms(20);
     }
 }
 
@@ -1307,7 +1301,7 @@ static void test_recommend__erasure_forgets_the_customer(void **state)
     post_orders(h, orders);
     /* an order placed, as the inventory records it for the module */
     orders_key(5, key);
-    snprintf(at, sizeof(at), "%lld", now_ms());
+    snprintf(at, sizeof(at), "%lld", wall_ms());
     rep = harness_redis_command(&h->redis,
                                 "XADD %s * id er-placed-1 customer %s channel web at %s skus %s",
                                 key, who, at, "ER-P,ER-C,ER-Y");
@@ -1720,7 +1714,7 @@ static void test_recommend__orders_bad_input_changes_nothing(void **state)
 static void wait_evidence(struct harness *h, const char *query, long long together,
                           long long primary_orders, int ms)
 {
-    long long deadline = now_ms() + ms;
+    long long deadline = wall_ms() + ms;
 
     for (;;) {
         struct harness_response *r = recommend(h, STOREFRONT, "%s", query);
@@ -1732,13 +1726,13 @@ static void wait_evidence(struct harness *h, const char *query, long long togeth
             harness_response_free(r);
             return;
         }
-        if (now_ms() > deadline) {
+        if (wall_ms() > deadline) {
             dump(r, "recommendation");
             harness_response_free(r);
             fail_msg("evidence not %lld of %lld within %d ms", together, primary_orders, ms);
         }
         harness_response_free(r);
-        sleep_ms(50);
+        harness_sleep_ms(50);
     }
 }
 
@@ -1749,7 +1743,7 @@ static void xadd_order(struct harness *h, unsigned part, const char *id, const c
     redisReply *rep;
 
     orders_key(part, key);
-    snprintf(at, sizeof(at), "%lld", now_ms());
+    snprintf(at, sizeof(at), "%lld", wall_ms());
     rep = harness_redis_command(&h->redis, "XADD %s * id %s customer %s channel web at %s skus %s",
                                 key, id, "", at, skus);
     assert_non_null(rep);
@@ -1860,7 +1854,7 @@ static void deliver_unseen(struct harness *h, unsigned part, const char *id, con
 
     orders_key(part, key);
     daemon_consumer(h, key, consumer, sizeof(consumer));
-    snprintf(at, sizeof(at), "%lld", now_ms());
+    snprintf(at, sizeof(at), "%lld", wall_ms());
     rep = harness_redis_command(&h->redis, "EVAL %s 1 %s %s %s %s %s %s", script, key, consumer, id,
                                 customer, at, skus);
     assert_non_null(rep);
@@ -2047,7 +2041,7 @@ static void test_recommend__redis_down_503_then_recovers(void **state)
                                             "{\"orders\": [{\"id\": \"down-1\", \"lines\": "
                                             "[{\"sku\": \"UP-P\", \"quantity\": 1}]}]}"),
                            "orders");
-        sleep_ms(300);
+        harness_sleep_ms(300);
     }
 
     assert_int_equal(harness_redis_start(&h->redis), 0);
@@ -2056,7 +2050,7 @@ static void test_recommend__redis_down_503_then_recovers(void **state)
         ready = r->status == 200;
         harness_response_free(r);
         if (!ready) {
-            sleep_ms(100);
+            harness_sleep_ms(100);
         }
     }
     assert_true(ready);

@@ -64,13 +64,6 @@ static void assert_unavailable(struct harness_response *r)
     assert_true(r->seconds < QUICK_SECONDS);
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
 static void test_redis_down__503_quickly_then_recovers(void **state)
 {
     struct harness *h = *state;
@@ -100,7 +93,7 @@ static void test_redis_down__503_quickly_then_recovers(void **state)
         harness_assert_status(r, 200);
         assert_true(r->seconds < QUICK_SECONDS);
         harness_response_free(r);
-        sleep_ms(300);
+        harness_sleep_ms(300);
     }
     harness_context(NULL);
 
@@ -110,7 +103,7 @@ static void test_redis_down__503_quickly_then_recovers(void **state)
         ready = r->status == 200;
         harness_response_free(r);
         if (!ready) {
-            sleep_ms(100);
+            harness_sleep_ms(100);
         }
     }
     assert_true(ready);
@@ -160,7 +153,7 @@ static void test_redis_down__second_outage_recovers_too(void **state)
         ok = r->status == 200;
         harness_response_free(r);
         if (!ok) {
-            sleep_ms(100);
+            harness_sleep_ms(100);
         }
     }
     assert_true(ok);

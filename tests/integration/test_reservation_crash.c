@@ -61,19 +61,13 @@ struct worker {
     char other_body[512];
 };
 
-static long long now_ms(void)
+/* The wall clock in ms, as the daemon stamps times (expiry, events). */
+static long long wall_ms(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
 }
 
 /* rfc3339_ms - "2024-05-01T10:00:00.123Z" as milliseconds since the epoch, or -1. */
@@ -280,7 +274,7 @@ static void test_reservation_crash__kill_mid_basket_leaks_nothing_past_ttl(void 
     struct harness *h = *state;
     struct shared sh = {.h = h};
     pthread_t threads[WORKERS];
-    long long killed_at, wait_until, max_expires = 0, start = now_ms();
+    long long killed_at, wait_until, max_expires = 0, start = wall_ms();
     long long min_expires = 0, held[NSKUS] = {0};
     int created = 0, refused = 0, lost = 0, other = 0, requests = 0, kill_rc;
 
@@ -292,11 +286,11 @@ static void test_reservation_crash__kill_mid_basket_leaks_nothing_past_ttl(void 
         assert_int_equal(pthread_create(&threads[i], NULL, worker_main, &workers[i]), 0);
     }
     /* some baskets held, the others in flight: kill */
-    while (atomic_load(&sh.held) < HELD_TO_KILL && now_ms() - start < 10000) {
-        sleep_ms(1);
+    while (atomic_load(&sh.held) < HELD_TO_KILL && wall_ms() - start < 10000) {
+        harness_sleep_ms(1);
     }
     kill_rc = harness_daemon_kill(h);
-    killed_at = now_ms();
+    killed_at = wall_ms();
     atomic_store(&sh.stop, 1);
     for (int i = 0; i < WORKERS; i++) {
         pthread_join(threads[i], NULL);
@@ -351,7 +345,7 @@ static void test_reservation_crash__kill_mid_basket_leaks_nothing_past_ttl(void 
             reserved += harness_jint(v, "reserved");
         }
         harness_response_free(r);
-        if (now_ms() < min_expires - 200) {
+        if (wall_ms() < min_expires - 200) {
             fprintf(stderr, "%s after the restart: reserved %lld, held by 201s %lld\n", skus[s],
                     reserved, held[s]);
             assert_true(reserved >= held[s]);
@@ -363,8 +357,8 @@ static void test_reservation_crash__kill_mid_basket_leaks_nothing_past_ttl(void 
     if (max_expires + 1500 > wait_until) {
         wait_until = max_expires + 1500;
     }
-    while (now_ms() < wait_until) {
-        sleep_ms(50);
+    while (wall_ms() < wait_until) {
+        harness_sleep_ms(50);
     }
     assert_consistent(h);
     assert_all_back(h);

@@ -58,19 +58,13 @@ static int streq(const char *a, const char *b)
     return a != NULL && b != NULL && strcmp(a, b) == 0;
 }
 
-static long long now_ms(void)
+/* The wall clock in ms, as the daemon stamps times (expiry, events). */
+static long long wall_ms(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
 }
 
 /* rfc3339_ms - "2024-05-01T10:00:00.123Z" as milliseconds since the epoch, or -1. */
@@ -737,7 +731,7 @@ static void test_reservations__lifecycle_transitions(void **state)
                            "{\"ttl_seconds\": 60}");
     harness_assert_problem(x1, 404, "not-found", NULL);
     harness_response_free(x1);
-    asked = now_ms();
+    asked = wall_ms();
     x1 = extend(h, STOREFRONT, id, 600);
     harness_assert_status(x1, 200);
     harness_assert_jstr(x1, "status", "held");
@@ -1267,16 +1261,16 @@ static void test_reservations__expiry_returns_stock_without_reads(void **state)
     snprintf(id, sizeof(id), "%s", harness_jstr(r->json, "id"));
     expires = rfc3339_ms(harness_jstr(r->json, "expires_at"));
     expect(r, expires > rfc3339_ms(harness_jstr(r->json, "created_at")));
-    expect(r, expires <= now_ms() + 1500);
+    expect(r, expires <= wall_ms() + 1500);
     harness_response_free(r);
 
     /* only stock reads: the reservation itself is not looked at until the stock is back */
     deadline = expires + 1500;
-    while (now_ms() <= deadline + 1000) {
+    while (wall_ms() <= deadline + 1000) {
         json_t *s = stock(h, "EXP-1");
         long long web = harness_jint(s, "channels/web/available");
         long long reserved = level(s, "wh-1", "reserved");
-        long long t = now_ms();
+        long long t = wall_ms();
 
         json_decref(s);
         polls++;
@@ -1287,7 +1281,7 @@ static void test_reservations__expiry_returns_stock_without_reads(void **state)
         if (web != 0 || reserved != 5) {
             fail_msg("EXP-1 half returned: web %lld, reserved %lld", web, reserved);
         }
-        sleep_ms(50);
+        harness_sleep_ms(50);
     }
     if (back < 0 || back > deadline) {
         fail_msg("stock of a reservation expiring at %lld ms not back by %lld ms (back at %lld)",
