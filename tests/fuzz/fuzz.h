@@ -123,4 +123,37 @@ static inline json_t *fuzz_load(const struct fuzz_input *in)
     return body;
 }
 
+/*
+ * fuzz_body - the input after its first line, as a request body the daemon
+ * has read. @return a new reference, or NULL (not JSON: the error checked).
+ */
+static inline json_t *fuzz_body(const uint8_t *data, size_t size)
+{
+    struct fuzz_input in;
+
+    fuzz_split(data, size, &in);
+    return fuzz_load(&in);
+}
+
+/*
+ * fuzz_body_each_id - a PUT of a path id: line 1 is the id, the rest the
+ * body. @parse runs with that id, and with @fallback too when line 1 is not
+ * a valid id, so that a bad id does not hide the body.
+ */
+static inline void fuzz_body_each_id(const uint8_t *data, size_t size, const char *fallback,
+                                     void (*parse)(json_t *body, const char *id))
+{
+    struct fuzz_input in;
+    json_t *body;
+
+    fuzz_split(data, size, &in);
+    body = fuzz_load(&in);
+    if (body == NULL)
+        return;
+    parse(body, in.head);
+    if (!proto_id_valid(in.head))
+        parse(body, fallback);
+    json_decref(body);
+}
+
 #endif

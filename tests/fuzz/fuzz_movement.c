@@ -30,14 +30,12 @@ static void check_movement(const struct movement *m)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fuzz_input in;
     struct movement_batch b;
     struct movement m;
     struct proto_error err;
     json_t *body;
 
-    fuzz_split(data, size, &in);
-    body = fuzz_load(&in);
+    body = fuzz_body(data, size);
     if (body == NULL) {
         return 0;
     }

@@ -21,13 +21,11 @@ static void check_order(const struct order *o)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fuzz_input in;
     struct order_batch b;
     struct proto_error err;
     json_t *body;
 
-    fuzz_split(data, size, &in);
-    body = fuzz_load(&in);
+    body = fuzz_body(data, size);
     if (body == NULL) {
         return 0;
     }

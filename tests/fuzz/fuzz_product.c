@@ -26,18 +26,6 @@ static void parse_one(json_t *body, const char *sku)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fuzz_input in;
-    json_t *body;
-
-    fuzz_split(data, size, &in);
-    body = fuzz_load(&in);
-    if (body == NULL) {
-        return 0;
-    }
-    parse_one(body, in.head);
-    if (!proto_id_valid(in.head)) {
-        parse_one(body, "MUG-01");
-    }
-    json_decref(body);
+    fuzz_body_each_id(data, size, "MUG-01", parse_one);
     return 0;
 }

@@ -31,14 +31,12 @@ static void check_request(const struct resv_request *r)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fuzz_input in;
     struct resv_request r;
     struct proto_error err;
     long long ttl = -1;
     json_t *body;
 
-    fuzz_split(data, size, &in);
-    body = fuzz_load(&in);
+    body = fuzz_body(data, size);
     if (body == NULL) {
         return 0;
     }

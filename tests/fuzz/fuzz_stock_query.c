@@ -7,13 +7,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fuzz_input in;
     struct stock_query q;
     struct proto_error err;
     json_t *body;
 
-    fuzz_split(data, size, &in);
-    body = fuzz_load(&in);
+    body = fuzz_body(data, size);
     if (body == NULL) {
         return 0;
     }
