@@ -17,7 +17,6 @@ local locs = {"wh-01", "wh-02", "st-01", "st-02", "st-03", "st-04", "st-05", "st
               "st-08"}
 
 local threads = {}
-queue, head, tail = {}, 1, 0
 reserves, releases, moves, move_failures, non2xx, other_failures = 0, 0, 0, 0, 0, 0
 
 function setup(thread)
@@ -28,15 +27,6 @@ function init(args)
   bench.seed()
 end
 
-local function query()
-  local skus = {}
-  for i = 1, per do
-    skus[i] = '"' .. bench.sku() .. '"'
-  end
-  return wrk.format("POST", "/v1/stock/query", nil,
-                    '{"skus":[' .. table.concat(skus, ",") .. '],"channel":"web"}')
-end
-
 local function movement()
   local sku, loc = bench.sku(), locs[math.random(#locs)]
   local one = '{"sku":"' .. sku .. '","location":"' .. loc .. '","type":"%s","quantity":1}'
@@ -45,24 +35,21 @@ local function movement()
 end
 
 function request()
-  local id = queue[head]
-  if id then
-    queue[head] = nil
-    head = head + 1
-    return wrk.format("POST", "/v1/reservations/" .. id .. "/release", nil, "")
+  local release = bench.release()
+  if release then
+    return release
   end
   local x = math.random(100)
   if x <= 40 then
     return wrk.format("GET", "/v1/stock/" .. bench.sku())
   elseif x <= 55 then
-    return query()
+    return bench.query(per)
   elseif x <= 70 then
-    return wrk.format("POST", "/v1/reservations", nil,
-                      '{"channel":"web","lines":[{"sku":"' .. bench.sku() .. '","quantity":1}]}')
+    return bench.reserve()
   elseif x <= 80 then
     return movement()
   elseif x <= 90 then
-    return wrk.format("GET", "/v1/recommendations?channel=web&sku=" .. bench.sku(primaries))
+    return bench.recommend(primaries)
   end
   return wrk.format("GET", "/v1/events?limit=50")
 end
@@ -76,8 +63,7 @@ function response(status, headers, body)
   if status == 201 then -- only a reservation answers 201 here
     local id = string.match(body, '"id":"(r%-[^"]+)"')
     if id then
-      tail = tail + 1
-      queue[tail] = id
+      bench.held(id)
       reserves = reserves + 1
     else
       other_failures = other_failures + 1

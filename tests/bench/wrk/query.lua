@@ -7,10 +7,5 @@ function init(args)
 end
 
 function request()
-  local skus = {}
-  for i = 1, per do
-    skus[i] = '"' .. bench.sku() .. '"'
-  end
-  return wrk.format("POST", "/v1/stock/query", nil,
-                    '{"skus":[' .. table.concat(skus, ",") .. '],"channel":"web"}')
+  return bench.query(per)
 end

@@ -8,5 +8,5 @@ function init(args)
 end
 
 function request()
-  return wrk.format("GET", "/v1/recommendations?channel=web&sku=" .. bench.sku(primaries))
+  return bench.recommend(primaries)
 end

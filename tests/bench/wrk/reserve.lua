@@ -7,7 +7,6 @@
 dofile(os.getenv("BENCH_WRK_DIR") .. "/common.lua")
 
 local threads = {}
-queue, head, tail = {}, 1, 0
 reserves, releases, failures = 0, 0, 0
 
 function setup(thread)
@@ -19,22 +18,14 @@ function init(args)
 end
 
 function request()
-  local id = queue[head]
-  if id then
-    queue[head] = nil
-    head = head + 1
-    return wrk.format("POST", "/v1/reservations/" .. id .. "/release", nil, "")
-  end
-  return wrk.format("POST", "/v1/reservations", nil,
-                    '{"channel":"web","lines":[{"sku":"' .. bench.sku() .. '","quantity":1}]}')
+  return bench.release() or bench.reserve()
 end
 
 function response(status, headers, body)
   if status == 201 then
     local id = string.match(body, '"id":"([^"]+)"')
     if id then
-      tail = tail + 1
-      queue[tail] = id
+      bench.held(id)
       reserves = reserves + 1
       return
     end
