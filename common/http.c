@@ -63,6 +63,8 @@ struct http_server {
     void (*drain_done)(void *);
     void *drain_arg;
     unsigned long long next_id;
+    char date[64]; /* the Date header, made once a second */
+    time_t date_of;
 };
 
 /* KEYS[1] the record; ARGV[1] the request's fingerprint; ARGV[2] its TTL. */
@@ -343,6 +345,24 @@ static void request_free(struct request *r)
     }
 }
 
+/* The Date header (RFC 9110's IMF-fixdate) for now: evhttp would format one per answer. */
+static const char *http_date(struct http_server *srv)
+{
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    time_t now = time(NULL);
+    struct tm tm;
+
+    if (now != srv->date_of && gmtime_r(&now, &tm) != NULL) {
+        snprintf(srv->date, sizeof(srv->date), "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                 days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec);
+        srv->date_of = now;
+    }
+    return srv->date;
+}
+
 /* The one way out: send, count, log, free. Takes @buf's contents. */
 static void request_finish(struct request *r, int status, const char *ctype, struct evbuffer *buf)
 {
@@ -353,6 +373,7 @@ static void request_finish(struct request *r, int status, const char *ctype, str
     if (ctype != NULL)
         evhttp_add_header(out, "Content-Type", ctype);
     evhttp_add_header(out, "X-Request-Id", r->id);
+    evhttp_add_header(out, "Date", http_date(r->srv));
     if (r->replayed)
         evhttp_add_header(out, "Idempotent-Replayed", "true");
     if (r->srv->draining)

@@ -85,16 +85,39 @@ void jw_array_end(struct jsonw *w)
     end(w, ']');
 }
 
-/* @s as a JSON string: quotes, and escapes for what JSON does not allow as it is. */
-static void quoted(struct jsonw *w, const char *s)
+/* Whether a byte may stand in a JSON string as it is: not a control character, '"' or '\\'. */
+static int plain(unsigned char c)
+{
+    return c >= 0x20 && c != '"' && c != '\\';
+}
+
+/* @s as a JSON string: quotes, and escapes for what JSON does not allow as it is; @colon adds a
+ * ':' (a key). */
+static void quoted(struct jsonw *w, const char *s, int colon)
 {
     static const char hex[] = "0123456789abcdef";
     const char *run = s;
+    size_t n = 0;
 
+    /* Most strings (keys, identifiers) need no escape: copied in one piece. */
+    while (plain((unsigned char)s[n]))
+        n++;
+    if (s[n] == '\0' && n + 3 <= sizeof(w->pending)) {
+        char *p;
+        if (w->len + n + 3 > sizeof(w->pending))
+            jw_done(w);
+        p = w->pending + w->len;
+        p[0] = '"';
+        memcpy(p + 1, s, n);
+        p[n + 1] = '"';
+        p[n + 2] = ':';
+        w->len += n + 2 + (colon != 0);
+        return;
+    }
     add(w, "\"", 1);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (plain(c))
             continue;
         add(w, run, (size_t)(s - run));
         run = s + 1;
@@ -107,21 +130,20 @@ static void quoted(struct jsonw *w, const char *s)
         }
     }
     add(w, run, (size_t)(s - run));
-    add(w, "\"", 1);
+    add(w, colon ? "\":" : "\"", colon ? 2 : 1);
 }
 
 void jw_key(struct jsonw *w, const char *key)
 {
     separate(w);
-    quoted(w, key);
-    add(w, ":", 1);
+    quoted(w, key, 1);
     w->after_key = 1;
 }
 
 void jw_string(struct jsonw *w, const char *s)
 {
     separate(w);
-    quoted(w, s);
+    quoted(w, s, 0);
 }
 
 void jw_int(struct jsonw *w, long long v)

@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/harness/harness.h"
@@ -180,6 +182,33 @@ static void test_observability__metrics_pass_promtool(void **state)
     }
 }
 
+static void test_observability__every_answer_has_one_date_of_now(void **state)
+{
+    struct harness *h = *state;
+    const char *paths[] = {"/v1/stock/MUG-01", "/v1/stock/NOPE-404", "/healthz"};
+
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        struct harness_response *r = harness_get(h, STOREFRONT, paths[i]);
+        time_t now = time(NULL), then;
+        struct tm tm;
+        const char *end;
+        size_t dates = 0;
+
+        harness_context("%s", paths[i]);
+        for (size_t k = 0; k < r->nheaders; k++)
+            dates += strcasecmp(r->headers[k].name, "Date") == 0;
+        assert_int_equal(dates, 1);
+        memset(&tm, 0, sizeof(tm));
+        end = strptime(harness_header(r, "Date"), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        assert_non_null(end);
+        assert_int_equal(*end, '\0');
+        then = timegm(&tm);
+        assert_true(then <= now && now - then <= 5);
+        harness_response_free(r);
+    }
+    harness_context(NULL);
+}
+
 /* A value: bare (no space or quote) or quoted (no quote or backslash inside). */
 #define LOG_VALUE "([^ \"]*|\"[^\"\\\\]*\")"
 #define LOG_LINE                                                                                   \
@@ -268,6 +297,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_observability__operations_series_exist_from_the_start),
         cmocka_unit_test(test_observability__metrics_pass_promtool),
+        cmocka_unit_test(test_observability__every_answer_has_one_date_of_now),
         cmocka_unit_test(test_observability__log_lines_are_key_value_without_secrets),
         cmocka_unit_test(test_observability__redis_password_never_printed),
     };
