@@ -94,6 +94,8 @@ static void config_defaults(struct config *cfg)
     cfg->request_timeout_secs = 30;
     cfg->request_deadline_secs = 60;
     cfg->max_connections = 4096;
+    cfg->read_cache_entries = 100000;
+    cfg->read_cache_max_age_ms = 60000;
     cfg->stream_max_clients = 1000;
     cfg->stream_buffer_bytes = 1024 * 1024;
     cfg->stream_heartbeat_ms = 15000;
@@ -349,11 +351,25 @@ static int load_cors(struct config *cfg, json_t *obj, char *err, size_t errlen)
     return 0;
 }
 
+static int load_read_cache(struct config *cfg, json_t *obj, char *err, size_t errlen)
+{
+    json_int_t entries = (json_int_t)cfg->read_cache_entries, age = cfg->read_cache_max_age_ms;
+
+    if (json_unpack(obj, "{s?I, s?I !}", "entries", &entries, "max_age_ms", &age) != 0 ||
+        entries < 0 || entries > 10000000 || age < 0 || age > 86400000)
+        return fail(err, errlen,
+                    "config: read_cache takes integers entries (0..10000000, 0 turns it off) and "
+                    "max_age_ms (0..86400000, 0 for no limit)");
+    cfg->read_cache_entries = (size_t)entries;
+    cfg->read_cache_max_age_ms = age;
+    return 0;
+}
+
 static int load_file(struct config *cfg, const char *path, char *err, size_t errlen)
 {
     json_error_t jerr;
     json_t *root, *keys = NULL, *resv = NULL, *rec = NULL, *thr = NULL, *ev = NULL, *lim = NULL;
-    json_t *cors = NULL;
+    json_t *cors = NULL, *cache = NULL;
     json_int_t parts = cfg->partitions, low = cfg->low_stock;
     json_int_t clients = cfg->stream_max_clients, buffer = cfg->stream_buffer_bytes;
     json_int_t heartbeat = cfg->stream_heartbeat_ms, kept = cfg->events_maxlen;
@@ -362,9 +378,10 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
     root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL)
         return fail(err, errlen, "config: %s: %s (line %d)", path, jerr.text, jerr.line);
-    if (json_unpack_ex(root, &jerr, 0, "{s?o, s?o, s?o, s?o, s?o, s?I, s?o, s?o !}", "api_keys",
-                       &keys, "reservations", &resv, "recommendations", &rec, "thresholds", &thr,
-                       "events", &ev, "partitions", &parts, "limits", &lim, "cors", &cors) != 0) {
+    if (json_unpack_ex(root, &jerr, 0, "{s?o, s?o, s?o, s?o, s?o, s?I, s?o, s?o, s?o !}",
+                       "api_keys", &keys, "reservations", &resv, "recommendations", &rec,
+                       "thresholds", &thr, "events", &ev, "partitions", &parts, "limits", &lim,
+                       "cors", &cors, "read_cache", &cache) != 0) {
         fail(err, errlen, "config: %s: %s", path, jerr.text);
         goto out;
     }
@@ -377,6 +394,8 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
     if (lim != NULL && load_limits(cfg, lim, err, errlen) != 0)
         goto out;
     if (cors != NULL && load_cors(cfg, cors, err, errlen) != 0)
+        goto out;
+    if (cache != NULL && load_read_cache(cfg, cache, err, errlen) != 0)
         goto out;
     if (thr != NULL && json_unpack(thr, "{s?I !}", "low_stock", &low) != 0) {
         fail(err, errlen, "config: thresholds takes an integer low_stock only");

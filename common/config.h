@@ -74,6 +74,10 @@ struct config {
     long long request_deadline_secs; /* a request must be in whole this long after it may start */
     size_t max_connections;          /* open at once; more are closed on arrival */
 
+    /* The read cache of stock levels and products (common/rcache.h); 0 entries: none */
+    size_t read_cache_entries;
+    long long read_cache_max_age_ms; /* a copy older than this is read again; 0: no limit */
+
     /* Other origins whose browser pages may call the API (CORS); none by default. */
     char (*cors_origins)[CONFIG_ORIGIN_SIZE]; /* owned */
     size_t ncors;

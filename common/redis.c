@@ -33,18 +33,20 @@
 
 #include "common/crc16.h"
 #include "common/log.h"
+#include "common/rcache.h"
 #include "common/redis.h"
 
-#define BACKOFF_MIN_MS  50
-#define BACKOFF_MAX_MS  500
-#define TICK_MS         50
-#define NSLOTS          16384
-#define MAX_NODES       64
-#define MAX_REDIRECTS   5
-#define MAP_EVERY_MS    5000 /* the slot map is read again this often */
-#define MAP_DEGRADED_MS 200  /* and this often while a slot has no ready master */
-#define MAX_SCRIPTS     32
-#define MAX_OBSERVERS   4
+#define BACKOFF_MIN_MS   50
+#define BACKOFF_MAX_MS   500
+#define TICK_MS          50
+#define NSLOTS           16384
+#define MAX_NODES        64
+#define MAX_REDIRECTS    5
+#define MAP_EVERY_MS     5000 /* the slot map is read again this often */
+#define MAP_DEGRADED_MS  200  /* and this often while a slot has no ready master */
+#define MAX_SCRIPTS      32
+#define MAX_OBSERVERS    4
+#define WATCH_REFUSED_MS 30000 /* a Redis that refused tracking is asked again this much later */
 
 enum rstate {
     RC_DOWN,      /* no connection; a retry is scheduled */
@@ -65,6 +67,7 @@ struct rcmd {
     int retried;
     int redirects;
     int last_handshake; /* the reply that completes the handshake */
+    int eval;           /* an EVALSHA: its keys may have changed */
 };
 
 /* One connection: to the server, or to one master of a cluster. */
@@ -81,6 +84,13 @@ struct rnode {
     struct event *retry;
     int ever_ready;
     int mapped; /* a cluster node the last slot map named as a master */
+
+    /* With a read cache: a second connection that hears the changes (watch_*) */
+    redisAsyncContext *watch;
+    int watch_live;              /* subscribed, with tracking on */
+    long long watch_deadline_ms; /* for the watch's handshake */
+    long long watch_next_ms;     /* no new watch before */
+    long long watch_backoff_ms;
 };
 
 /* A Lua script; sha is learnt from SCRIPT LOAD at connect (the same on every node). */
@@ -113,11 +123,19 @@ struct rclient {
     } observers[MAX_OBSERVERS];
     size_t nobservers;
     struct rclient_stats stats;
+
+    struct rcache *cache;       /* rclient_cache_enable; NULL when off */
+    const char **tracking_argv; /* CLIENT TRACKING ON REDIRECT <id> BCAST PREFIX p ... */
+    size_t tracking_argc;
+    char watch_id[24];
 };
 
 static void node_connect(struct rnode *n);
 static void client_update(struct rclient *c, const char *why);
 static void map_ask(struct rclient *c);
+static void watch_start(struct rnode *n);
+static void watch_stop(struct rnode *n, const char *why);
+static void tracking_update(struct rclient *c);
 
 static long long now_ms(void)
 {
@@ -296,6 +314,7 @@ static void client_update(struct rclient *c, const char *why)
 {
     int ready = !c->closed && all_ready(c);
 
+    tracking_update(c);
     if (c->cluster && !ready && c->next_map_ms > now_ms() + MAP_DEGRADED_MS)
         c->next_map_ms = now_ms() + MAP_DEGRADED_MS;
     if (ready == c->ready)
@@ -334,6 +353,8 @@ static void node_set_state(struct rnode *n, enum rstate s)
     }
     if (s == RC_READY && c->cluster && (c->stats.slot_maps == 0 || !all_ready(c)))
         map_ask(c);
+    if (s == RC_READY)
+        watch_start(n);
     client_update(c, n->drop_reason);
     if (s == RC_READY)
         n->drop_reason = NULL;
@@ -366,6 +387,7 @@ static void node_drop(struct rnode *n, const char *reason)
     n->ac = NULL;
     if (n->client->cluster)
         n->client->next_map_ms = 0; /* who serves its slots now? */
+    watch_stop(n, reason);
     node_retry_later(n);
     redisAsyncFree(ac);
 }
@@ -483,6 +505,11 @@ static int redirect(struct rclient *c, struct rcmd *cmd, const redisReply *r)
         }
         c->next_map_ms = 0; /* the map moved: read it again */
     }
+    /* Keys are moving between masters, and the new one's changes may not be heard yet. */
+    if (c->cache != NULL)
+        rcache_clear(c->cache);
+    if (!ask)
+        tracking_update(c);
     if (n == NULL || n->state != RC_READY || cmd->redirects >= MAX_REDIRECTS)
         return 1;
     if (ask) {
@@ -496,6 +523,46 @@ static int redirect(struct rclient *c, struct rcmd *cmd, const redisReply *r)
         return 1;
     c->stats.redirects++;
     return 0;
+}
+
+/* The next bulk string of a formatted command at *@p: its bytes and length, or NULL. */
+static const char *next_bulk(const char **p, const char *end, size_t *len)
+{
+    const char *s;
+    char *after;
+    unsigned long n;
+
+    if (*p >= end || **p != '$')
+        return NULL;
+    n = strtoul(*p + 1, &after, 10);
+    s = after + 2; /* "\r\n" */
+    if (after[0] != '\r' || s + n + 2 > end)
+        return NULL;
+    *len = n;
+    *p = s + n + 2;
+    return s;
+}
+
+/*
+ * A script this client ran has answered: drop the cached copies of the keys
+ * it declares before its caller answers anyone, so that this daemon's next
+ * read sees the change even if Redis's message about it is still on the way.
+ */
+static void forget_keys(struct rcache *cache, const char *formatted, size_t len)
+{
+    const char *p = memchr(formatted, '\n', len), *end = formatted + len, *key;
+    size_t klen;
+    long nkeys;
+
+    if (p == NULL)
+        return;
+    p++; /* past "*<argc>\r\n": EVALSHA, the SHA-1, the number of keys, the keys */
+    if (next_bulk(&p, end, &klen) == NULL || next_bulk(&p, end, &klen) == NULL ||
+        (key = next_bulk(&p, end, &klen)) == NULL)
+        return;
+    nkeys = strtol(key, NULL, 10);
+    for (long i = 0; i < nkeys && (key = next_bulk(&p, end, &klen)) != NULL; i++)
+        rcache_changed(cache, key, klen);
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
@@ -524,6 +591,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     }
     if (r == NULL || r->type == REDIS_REPLY_ERROR)
         c->stats.errors++;
+    if (cmd->eval && c->cache != NULL)
+        forget_keys(c->cache, cmd->formatted, cmd->len);
     if (cmd->cb == NULL)
         handshake_reply(n, cmd, r);
     else if (r == NULL)
@@ -558,6 +627,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
         n->drop_reason = "connection lost";
         if (n->client->cluster)
             n->client->next_map_ms = 0;
+        watch_stop(n, "connection lost");
         node_retry_later(n);
     }
 }
@@ -701,6 +771,183 @@ static void node_free(struct rnode *n)
     if (n->retry)
         event_free(n->retry);
     free(n);
+}
+
+/* ---- the watch: each master's changes to the cached keys (rclient_cache_enable) ---- */
+
+/* Whether every slot's master (a plain client: its one node) has a watch that hears. */
+static int all_watched(const struct rclient *c)
+{
+    if (c->closed)
+        return 0;
+    if (!c->cluster)
+        return c->nnodes == 1 && c->nodes[0]->watch_live;
+    for (size_t s = 0; s < NSLOTS; s++) {
+        if (c->slots[s] == NULL || !c->slots[s]->watch_live)
+            return 0;
+    }
+    return 1;
+}
+
+/* The cache is used while every change is heard; turning on or off drops every copy. */
+static void tracking_update(struct rclient *c)
+{
+    int live;
+
+    if (c->cache == NULL)
+        return;
+    live = all_watched(c);
+    if (live == rcache_live(c->cache))
+        return;
+    rcache_set_live(c->cache, live);
+    if (live)
+        log_info("event=read_cache_on");
+    else if (!c->closed)
+        log_warn("event=read_cache_off reason=\"a master's changes are not heard\"");
+}
+
+static void watch_stop(struct rnode *n, const char *why)
+{
+    redisAsyncContext *w = n->watch;
+    long long backoff = n->watch_backoff_ms ? n->watch_backoff_ms : BACKOFF_MIN_MS;
+
+    if (w == NULL)
+        return;
+    if (n->watch_live && !n->client->closed)
+        log_warn("event=redis_watch_lost node=%s:%d reason=\"%s\"", n->host, n->port, why);
+    n->watch = NULL;
+    n->watch_live = 0;
+    n->watch_next_ms = now_ms() + backoff;
+    n->watch_backoff_ms = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+    tracking_update(n->client);
+    redisAsyncFree(w); /* its callbacks find n->watch changed and do nothing */
+}
+
+/* Replies on the watch: AUTH's, CLIENT TRACKING's (+OK), or the subscription's and its
+ * messages: ["subscribe", channel, count], ["message", channel, [key, ...] or nil]. */
+static void on_watch(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct rnode *n = ac->data;
+    struct rclient *c = n->client;
+    redisReply *r = reply, *what;
+
+    (void)privdata;
+    if (n->watch != ac)
+        return;
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        watch_stop(n, r ? "refused" : "connection lost");
+        if (r != NULL) {
+            log_error("event=redis_watch_refused node=%s:%d error=\"%s\" retry_ms=%d", n->host,
+                      n->port, r->str, WATCH_REFUSED_MS);
+            n->watch_next_ms = now_ms() + WATCH_REFUSED_MS;
+        }
+        return;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    what = r->element[2];
+    if (strcmp(r->element[0]->str, "subscribe") == 0) {
+        n->watch_live = 1;
+        n->watch_backoff_ms = BACKOFF_MIN_MS;
+        tracking_update(c);
+    } else if (strcmp(r->element[0]->str, "message") == 0 && what->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i < what->elements; i++) {
+            if (what->element[i]->type == REDIS_REPLY_STRING)
+                rcache_changed(c->cache, what->element[i]->str, what->element[i]->len);
+        }
+    } else if (strcmp(r->element[0]->str, "message") == 0) {
+        rcache_clear(c->cache); /* nil: FLUSHALL or FLUSHDB */
+    }
+}
+
+/* CLIENT ID's answer: turn tracking on, its news sent to this same connection, and listen. */
+static void on_watch_id(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct rnode *n = ac->data;
+    struct rclient *c = n->client;
+    redisReply *r = reply;
+
+    (void)privdata;
+    if (n->watch != ac)
+        return;
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+        on_watch(ac, r != NULL && r->type == REDIS_REPLY_ERROR ? r : NULL, NULL);
+        return;
+    }
+    snprintf(c->watch_id, sizeof(c->watch_id), "%lld", r->integer);
+    c->tracking_argv[4] = c->watch_id;
+    if (redisAsyncCommandArgv(ac, on_watch, NULL, (int)c->tracking_argc, c->tracking_argv, NULL) !=
+            REDIS_OK ||
+        redisAsyncCommand(ac, on_watch, NULL, "SUBSCRIBE __redis__:invalidate") != REDIS_OK)
+        watch_stop(n, "cannot send");
+}
+
+static void on_watch_connect(const redisAsyncContext *ac, int status)
+{
+    struct rnode *n = ac->data;
+
+    if (status != REDIS_OK && n->watch == ac) {
+        n->watch = NULL; /* hiredis frees it after this returns */
+        n->watch_next_ms = now_ms() + BACKOFF_MAX_MS;
+    }
+}
+
+static void on_watch_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct rnode *n = ac->data;
+
+    (void)status;
+    if (n->watch == ac) {
+        n->watch = NULL; /* hiredis frees it after this returns */
+        n->watch_live = 0;
+        n->watch_next_ms = now_ms() + BACKOFF_MIN_MS;
+        tracking_update(n->client);
+    }
+}
+
+/*
+ * Open @n's watch, if there is a cache and the node is ready: AUTH as the
+ * node does, CLIENT ID, then CLIENT TRACKING ... BCAST to itself, then
+ * SUBSCRIBE. Its reading is done before anything else in a turn of the loop
+ * (priority 0): news of a change is handled before a request that came in
+ * with it.
+ */
+static void watch_start(struct rnode *n)
+{
+    struct rclient *c = n->client;
+    redisAsyncContext *w;
+
+    if (c->cache == NULL || c->closed || n->watch != NULL || n->state != RC_READY ||
+        now_ms() < n->watch_next_ms)
+        return;
+    w = c->addr.kind == REDIS_ADDR_UNIX ? redisAsyncConnectUnix(c->addr.path)
+                                        : redisAsyncConnect(n->host, n->port);
+    if (w == NULL || w->err) {
+        if (w)
+            redisAsyncFree(w);
+        n->watch_next_ms = now_ms() + BACKOFF_MAX_MS;
+        return;
+    }
+    w->data = n;
+    n->watch = w;
+    n->watch_deadline_ms = now_ms() + c->timeout_ms;
+    redisLibeventAttach(w, c->base);
+    event_priority_set(((redisLibeventEvents *)w->ev.data)->rev, 0);
+    redisAsyncSetConnectCallback(w, on_watch_connect);
+    redisAsyncSetDisconnectCallback(w, on_watch_disconnect);
+    if (c->addr.password[0] != '\0') {
+        const char *auth_user[] = {"AUTH", c->addr.user, c->addr.password};
+        const char *auth[] = {"AUTH", c->addr.password};
+        if (c->addr.user[0] != '\0'
+                ? redisAsyncCommandArgv(w, on_watch, NULL, 3, auth_user, NULL) != REDIS_OK
+                : redisAsyncCommandArgv(w, on_watch, NULL, 2, auth, NULL) != REDIS_OK) {
+            watch_stop(n, "cannot send");
+            return;
+        }
+    }
+    if (redisAsyncCommand(w, on_watch_id, NULL, "CLIENT ID") != REDIS_OK)
+        watch_stop(n, "cannot send");
 }
 
 /* ---- the cluster's slot map ---- */
@@ -898,8 +1145,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         struct rnode *n = c->nodes[i];
         struct rcmd *oldest = TAILQ_FIRST(&n->pending);
 
+        if (n->watch != NULL && !n->watch_live && now > n->watch_deadline_ms)
+            watch_stop(n, "watch timeout");
         if (n->ac == NULL)
             continue;
+        if (n->state == RC_READY && n->watch == NULL)
+            watch_start(n);
         if (n->state == RC_HANDSHAKE && now > n->connect_deadline_ms) {
             node_drop(n, "connect timeout");
         } else if (oldest != NULL && now > oldest->deadline_ms) {
@@ -967,6 +1218,7 @@ void rclient_close(struct rclient *c)
     for (size_t i = 0; i < c->nnodes; i++) {
         struct rnode *n = c->nodes[i];
         evtimer_del(n->retry);
+        watch_stop(n, "shutdown");
         if (n->ac != NULL) {
             redisAsyncContext *ac = n->ac;
             n->drop_reason = "shutdown";
@@ -986,6 +1238,10 @@ void rclient_free(struct rclient *c)
         node_free(c->nodes[i]);
     if (c->tick)
         event_free(c->tick);
+    rcache_free(c->cache);
+    for (size_t i = 6; i < c->tracking_argc; i += 2)
+        free((char *)c->tracking_argv[i + 1]);
+    free(c->tracking_argv);
     free(c);
 }
 
@@ -1093,6 +1349,7 @@ int rclient_eval(struct rclient *c, rclient_cb *cb, void *arg, size_t script, in
     }
     if ((n = route(c, nargs + 3, argv, alens)) == NULL || (cmd = rcmd_new(c, cb, arg)) == NULL)
         goto out;
+    cmd->eval = 1;
     if (send_argv(c, n, cmd, nargs + 3, argv, alens, 1) != 0) {
         rcmd_free(cmd);
         goto out;
@@ -1104,4 +1361,36 @@ out:
         free(alens);
     }
     return rc;
+}
+
+int rclient_cache_enable(struct rclient *c, size_t max_entries, long long max_age_ms,
+                         const char *const *prefixes, size_t nprefixes)
+{
+    static const char *head[] = {"CLIENT", "TRACKING", "ON", "REDIRECT", "", "BCAST"};
+    size_t argc = 6 + 2 * nprefixes;
+
+    if (c->cache != NULL || nprefixes == 0 ||
+        (c->tracking_argv = calloc(argc, sizeof(*c->tracking_argv))) == NULL)
+        return -1;
+    memcpy(c->tracking_argv, head, sizeof(head));
+    c->tracking_argc = 6;
+    for (size_t i = 0; i < nprefixes; i++) {
+        char *copy = strdup(prefixes[i]);
+        if (copy == NULL)
+            return -1;
+        c->tracking_argv[c->tracking_argc++] = "PREFIX";
+        c->tracking_argv[c->tracking_argc++] = copy;
+    }
+    c->cache = rcache_new(max_entries, max_age_ms);
+    return c->cache != NULL ? 0 : -1;
+}
+
+struct rcache *rclient_cache(const struct rclient *c)
+{
+    return c->cache;
+}
+
+struct event_base *rclient_base(struct rclient *c)
+{
+    return c->base;
 }

@@ -146,4 +146,24 @@ int rclient_command(struct rclient *c, rclient_cb *cb, void *arg, int argc, cons
 int rclient_eval(struct rclient *c, rclient_cb *cb, void *arg, size_t script, int nkeys, int nargs,
                  const char **args, const size_t *lens);
 
+/*
+ * rclient_cache_enable - keep a read cache (common/rcache.h) of up to
+ * @max_entries copies, none older than @max_age_ms (0: no limit), for keys
+ * that start with one of @prefixes (copied). Each master gets a second
+ * connection, the watch, that turns on CLIENT TRACKING in broadcast mode for
+ * those prefixes with its news sent to itself, and subscribes to it: Redis
+ * names every key of those prefixes that changes, whoever changed it. The
+ * cache is live while every slot's master has its watch; otherwise every
+ * copy is dropped and reads go to Redis. Call before rclient_start.
+ * @return 0, or -1 (out of memory, or already on).
+ */
+int rclient_cache_enable(struct rclient *c, size_t max_entries, long long max_age_ms,
+                         const char *const *prefixes, size_t nprefixes);
+
+/* rclient_cache - the read cache: borrowed, NULL when not enabled. */
+struct rcache *rclient_cache(const struct rclient *c);
+
+/* rclient_base - the loop the client runs on: borrowed. */
+struct event_base *rclient_base(struct rclient *c);
+
 #endif

@@ -3,7 +3,9 @@
  */
 #include <stdlib.h>
 
+#include "common/config.h"
 #include "common/http.h"
+#include "common/redis.h"
 #include "services/inventory/inventory.h"
 #include "services/inventory/inventory_internal.h"
 
@@ -35,4 +37,25 @@ void inventory_free(struct inventory *inv)
     resv_store_release(&inv->resv);
     stock_store_release(&inv->store);
     free(inv);
+}
+
+int inventory_cache_enable(const struct config *cfg, struct rclient *redis)
+{
+    static const char *const kinds[] = {"sku", "prod"};
+    size_t n = 2 * cfg->partitions;
+    char(*prefixes)[32] = calloc(n, sizeof(*prefixes));
+    const char **argv = calloc(n, sizeof(*argv));
+    int rc = -1;
+
+    if (prefixes == NULL || argv == NULL)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        stock_key_part((unsigned)(i / 2), kinds[i % 2], "", prefixes[i], sizeof(prefixes[i]));
+        argv[i] = prefixes[i];
+    }
+    rc = rclient_cache_enable(redis, cfg->read_cache_entries, cfg->read_cache_max_age_ms, argv, n);
+out:
+    free(prefixes);
+    free(argv);
+    return rc;
 }

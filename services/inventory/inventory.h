@@ -22,4 +22,11 @@ struct inventory *inventory_new(const struct config *cfg, struct event_base *bas
                                 struct rclient *redis, struct http_server *srv);
 void inventory_free(struct inventory *inv);
 
+/*
+ * inventory_cache_enable - keep the stock hashes and products that reads ask
+ * for in @redis's read cache (rclient_cache_enable), sized by @cfg. Call
+ * before rclient_start. @return 0, or -1 if out of memory.
+ */
+int inventory_cache_enable(const struct config *cfg, struct rclient *redis);
+
 #endif

@@ -6,10 +6,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
 #include <hiredis/hiredis.h>
 
 #include "common/config.h"
 #include "common/crc16.h"
+#include "common/rcache.h"
 #include "common/redis.h"
 #include "services/inventory/stock_store.h"
 
@@ -117,6 +119,9 @@ void stock_snapshot_free(struct stock_snapshot *s)
  * are fresh), then, once they are in, of each SKU's stock hash (and
  * product), pipelined. Plain commands cost Redis a fraction of a script
  * call; a read needs no atomicity, and every partition keeps the same rules.
+ * With the read cache (rcache.h) live, a hash it holds is not asked for,
+ * and an answer is kept for the next read; a read that Redis need not see at
+ * all still answers from the loop, never inside stock_read.
  */
 enum read_what { READ_RULES, READ_LEVELS, READ_PRODUCT };
 
@@ -124,6 +129,7 @@ struct read_call {
     struct read_op *op;
     size_t item;
     enum read_what what;
+    struct rcache_ticket ticket; /* taken when sent, with a read cache */
 };
 
 struct read_op {
@@ -229,25 +235,48 @@ static void read_finish(struct read_op *op)
 
 static void read_levels(struct read_op *op);
 
+/* The key @call reads: a SKU's stock hash or product. */
+static void call_key(const struct read_op *op, const struct read_call *call, char *key,
+                     size_t keylen)
+{
+    stock_key(op->st, call->what == READ_LEVELS ? "sku" : "prod", op->skus[call->item], key,
+              keylen);
+}
+
+/* Take one hash into the snapshot: from Redis or from the read cache. */
+static void read_take(struct read_op *op, struct read_call *call, const redisReply *reply)
+{
+    struct stock_snapshot *snap = op->snap;
+    int rc = 0;
+
+    if (op->err != NULL)
+        return;
+    if (call->what == READ_RULES && (rc = rules_from_reply(snap, reply)) == 0)
+        rules_keep(op->st, snap);
+    else if (call->what == READ_LEVELS)
+        rc = item_from_reply(snap, &snap->items[call->item], reply);
+    else if (call->what == READ_PRODUCT)
+        product_from_reply(&snap->items[call->item].product, op->skus[call->item], reply);
+    if (rc != 0)
+        op->err = "out of memory";
+}
+
 static void on_read(redisReply *reply, const char *err, void *arg)
 {
     struct read_call *call = arg;
     struct read_op *op = call->op;
-    struct stock_snapshot *snap = op->snap;
+    struct rcache *cache = rclient_cache(op->st->redis);
 
     if (err != NULL || reply->type != REDIS_REPLY_ARRAY) {
         if (op->err == NULL)
             op->err = err ? err : "unexpected reply to a read";
-    } else if (op->err == NULL) {
-        int rc = 0;
-        if (call->what == READ_RULES && (rc = rules_from_reply(snap, reply)) == 0)
-            rules_keep(op->st, snap);
-        else if (call->what == READ_LEVELS)
-            rc = item_from_reply(snap, &snap->items[call->item], reply);
-        else if (call->what == READ_PRODUCT)
-            product_from_reply(&snap->items[call->item].product, op->skus[call->item], reply);
-        if (rc != 0)
-            op->err = "out of memory";
+    } else {
+        if (cache != NULL && call->what != READ_RULES) {
+            char key[KEY_MAX];
+            call_key(op, call, key, sizeof(key));
+            rcache_put(cache, key, reply, call->ticket, monotonic_ms());
+        }
+        read_take(op, call, reply);
     }
     op->pending--;
     if (call->what == READ_RULES && op->err == NULL)
@@ -256,11 +285,21 @@ static void on_read(redisReply *reply, const char *err, void *arg)
         read_finish(op);
 }
 
-/* Send HGETALL @key for @call. @return 0, or -1 if Redis is not connected. */
+/* Send HGETALL @key for @call, or take the read cache's copy. @return 0, or -1 if Redis is not
+ * connected. */
 static int read_send(struct read_op *op, struct read_call *call, const char *key)
 {
+    struct rcache *cache = rclient_cache(op->st->redis);
     const char *argv[] = {"HGETALL", key};
+    const redisReply *copy;
 
+    if (cache != NULL && call->what != READ_RULES) {
+        if ((copy = rcache_get(cache, key, monotonic_ms())) != NULL) {
+            read_take(op, call, copy);
+            return 0;
+        }
+        call->ticket = rcache_ticket(cache, key);
+    }
     if (rclient_command(op->st->redis, on_read, call, 2, argv, NULL) != 0)
         return -1;
     op->pending++;
@@ -278,17 +317,25 @@ static void read_levels(struct read_op *op)
     char key[KEY_MAX];
 
     for (size_t i = 0; i < op->n && op->err == NULL; i++) {
-        stock_key(op->st, "sku", op->skus[i], key, sizeof(key));
-        op->calls[c] = (struct read_call){op, i, READ_LEVELS};
+        op->calls[c] = (struct read_call){op, i, READ_LEVELS, {0, 0}};
+        call_key(op, &op->calls[c], key, sizeof(key));
         if (read_send(op, &op->calls[c++], key) != 0)
             op->err = "redis unavailable";
         if (op->products && op->err == NULL) {
-            stock_key(op->st, "prod", op->skus[i], key, sizeof(key));
-            op->calls[c] = (struct read_call){op, i, READ_PRODUCT};
+            op->calls[c] = (struct read_call){op, i, READ_PRODUCT, {0, 0}};
+            call_key(op, &op->calls[c], key, sizeof(key));
             if (read_send(op, &op->calls[c++], key) != 0)
                 op->err = "redis unavailable";
         }
     }
+}
+
+/* Every hash came from the read cache: answer from the loop. */
+static void read_later(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    read_finish(arg);
 }
 
 static int read_start(struct stock_store *st, const char (*skus)[PROTO_ID_SIZE], size_t n,
@@ -314,14 +361,17 @@ static int read_start(struct stock_store *st, const char (*skus)[PROTO_ID_SIZE],
         goto fail;
     if (reuse) {
         read_levels(op);
-        if (op->pending == 0)
-            goto fail; /* nothing sent: not connected, no callback */
+        if (op->pending > 0)
+            return 0;
+        if (op->err != NULL ||
+            event_base_once(rclient_base(st->redis), -1, EV_TIMEOUT, read_later, op, NULL) != 0)
+            goto fail; /* nothing pending: no callback */
         return 0;
     }
     /* The rules as the first SKU's partition knows them: the scripts there use the same. */
     stock_key_part(n ? partition_of(skus[0], st->cfg->partitions) : 0, "locs", NULL, key,
                    sizeof(key));
-    op->calls[0] = (struct read_call){op, 0, READ_RULES};
+    op->calls[0] = (struct read_call){op, 0, READ_RULES, {0, 0}};
     if (read_send(op, &op->calls[0], key) != 0)
         goto fail; /* not connected: nothing sent, no callback */
     return 0;

@@ -17,6 +17,7 @@
 #include "common/http.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/rcache.h"
 #include "common/redis.h"
 #include "services/console/console.h"
 #include "services/inventory/inventory.h"
@@ -59,6 +60,48 @@ static void readyz(struct request *r)
     if (!rclient_ready(request_redis(r)) ||
         rclient_command(request_redis(r), pinged, r, 1, argv, NULL) != 0)
         request_reply_problem(r, PROBLEM_UNAVAILABLE, NULL, NULL, "Redis is not answering");
+}
+
+/* The read cache's figures; none when it is off. */
+static void read_cache_metrics(const struct rcache *cache, struct evbuffer *out)
+{
+    const struct rcache_stats *s;
+
+    if (cache == NULL)
+        return;
+    s = rcache_stats(cache);
+    evbuffer_add_printf(
+        out,
+        "# HELP omnistock_read_cache_live 1 while every Redis master's changes are heard and "
+        "the read cache is used, else 0.\n"
+        "# TYPE omnistock_read_cache_live gauge\n"
+        "omnistock_read_cache_live %d\n"
+        "# HELP omnistock_read_cache_hits_total Stock hashes and products read from the cache.\n"
+        "# TYPE omnistock_read_cache_hits_total counter\n"
+        "omnistock_read_cache_hits_total %llu\n"
+        "# HELP omnistock_read_cache_misses_total Reads the live cache could not answer.\n"
+        "# TYPE omnistock_read_cache_misses_total counter\n"
+        "omnistock_read_cache_misses_total %llu\n"
+        "# HELP omnistock_read_cache_invalidations_total Copies dropped because Redis said "
+        "the key changed.\n"
+        "# TYPE omnistock_read_cache_invalidations_total counter\n"
+        "omnistock_read_cache_invalidations_total %llu\n"
+        "# HELP omnistock_read_cache_evictions_total Copies dropped to stay within "
+        "read_cache.entries.\n"
+        "# TYPE omnistock_read_cache_evictions_total counter\n"
+        "omnistock_read_cache_evictions_total %llu\n"
+        "# HELP omnistock_read_cache_clears_total Times every copy was dropped: a Redis "
+        "connection lost or made, a slot moving, a FLUSHALL.\n"
+        "# TYPE omnistock_read_cache_clears_total counter\n"
+        "omnistock_read_cache_clears_total %llu\n"
+        "# HELP omnistock_read_cache_entries Copies held.\n"
+        "# TYPE omnistock_read_cache_entries gauge\n"
+        "omnistock_read_cache_entries %zu\n"
+        "# HELP omnistock_read_cache_bytes Memory the copies take.\n"
+        "# TYPE omnistock_read_cache_bytes gauge\n"
+        "omnistock_read_cache_bytes %zu\n",
+        rcache_live(cache), s->hits, s->misses, s->invalidations, s->evictions, s->clears,
+        s->entries, s->bytes);
 }
 
 static void metrics(struct request *r)
@@ -115,6 +158,7 @@ static void metrics(struct request *r)
                         "# TYPE omnistock_connections_deadline_total counter\n"
                         "omnistock_connections_deadline_total %llu\n",
                         cs.open, cs.max, cs.refused, cs.deadline);
+    read_cache_metrics(rclient_cache(c), out);
     request_reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", out);
 }
 
@@ -221,7 +265,8 @@ static int redis_connect(struct daemon *d, char *err, size_t errlen)
         return 2;
     }
     d->redis = rclient_new(d->base, &addr, d->cfg.redis_timeout_ms);
-    if (d->redis == NULL) {
+    if (d->redis == NULL ||
+        (d->cfg.read_cache_entries > 0 && inventory_cache_enable(&d->cfg, d->redis) != 0)) {
         snprintf(err, errlen, "out of memory");
         return 1;
     }
@@ -284,6 +329,30 @@ static void daemon_release(struct daemon *d)
     config_release(&d->cfg);
 }
 
+/*
+ * The loop, with epoll's change list: evhttp turns a connection's read and write events off
+ * and on around every request, and the change list folds those into one epoll_ctl per
+ * descriptor per turn of the loop. No descriptor here is dup()ed, which is its one caveat.
+ * Two priorities: Redis's news of changes (the read cache's watch, priority 0) is taken
+ * before anything else that is ready in the same turn.
+ */
+static struct event_base *new_base(void)
+{
+    struct event_config *cfg = event_config_new();
+    struct event_base *base;
+
+    if (cfg == NULL)
+        return NULL;
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    if (base != NULL && event_base_priority_init(base, 2) != 0) {
+        event_base_free(base);
+        return NULL;
+    }
+    return base;
+}
+
 int main(int argc, char **argv)
 {
     struct daemon d;
@@ -299,7 +368,7 @@ int main(int argc, char **argv)
         return rc < 0 ? 2 : 0;
     }
     signal(SIGPIPE, SIG_IGN);
-    d.base = event_base_new();
+    d.base = new_base();
     if (d.base == NULL) {
         fprintf(stderr, "omnistockd: cannot create the event loop\n");
         return 1;

@@ -1,0 +1,84 @@
+/*
+ * rcache.h - the daemon's copy of the Redis hashes it reads most (a SKU's
+ * stock levels, its product), kept exact by Redis itself.
+ *
+ * Redis tells the daemon of every change to the keys it caches (CLIENT
+ * TRACKING in broadcast mode, on a connection of its own per master: see
+ * rclient_cache_enable in redis.h), and each change drops the copy. A copy
+ * is used only while that news is sure to arrive ("live"); when a watching
+ * connection is lost, everything is dropped and reads go to Redis until it
+ * is back.
+ *
+ * A read that misses takes a ticket before it asks Redis, and its answer is
+ * kept only if no change to a key of the same hash tag (so the same Redis
+ * slot: a partition) and no clearing came in meanwhile: the change may have
+ * been made after Redis answered, its news overtaking the answer on the
+ * other connection.
+ *
+ * Not thread-safe: one per event loop. The unit tests drive it without Redis.
+ */
+#ifndef COMMON_RCACHE_H
+#define COMMON_RCACHE_H
+
+#include <stddef.h>
+
+struct redisReply;
+struct rcache;
+
+/* What a read held before it asked Redis; see rcache_put. */
+struct rcache_ticket {
+    unsigned long generation;
+    unsigned long epoch;
+};
+
+struct rcache_stats {
+    unsigned long long hits;
+    unsigned long long misses;        /* gets while live that found nothing usable */
+    unsigned long long stores;        /* answers kept */
+    unsigned long long invalidations; /* copies dropped because Redis said the key changed */
+    unsigned long long evictions;     /* copies dropped to stay within max_entries */
+    unsigned long long clears;        /* every copy dropped: a watch lost or gained, a FLUSHALL */
+    size_t entries;
+    size_t bytes; /* the copies' own size, headers included */
+};
+
+/* rcache_new - an empty cache, not live. @max_age_ms: a copy older than this is not used
+ * (0: no limit). @return new, or NULL when out of memory. */
+struct rcache *rcache_new(size_t max_entries, long long max_age_ms);
+
+/* rcache_free - everything; NULL is fine. */
+void rcache_free(struct rcache *rc);
+
+/* rcache_set_live - whether changes are being heard. Any call drops every copy and voids
+ * every ticket taken before it. */
+void rcache_set_live(struct rcache *rc, int live);
+
+int rcache_live(const struct rcache *rc);
+
+/*
+ * rcache_get - the copy of @key (a string array, as HGETALL answers), or NULL.
+ * @return borrowed: valid until the next call on @rc.
+ */
+const struct redisReply *rcache_get(struct rcache *rc, const char *key, long long now_ms);
+
+/* rcache_ticket - take before sending the read of @key. */
+struct rcache_ticket rcache_ticket(const struct rcache *rc, const char *key);
+
+/*
+ * rcache_put - keep a copy of @reply (borrowed; copied) for @key, if @t is
+ * still good and the reply is an array of strings. Makes room by dropping
+ * the oldest copy when full.
+ */
+void rcache_put(struct rcache *rc, const char *key, const struct redisReply *reply,
+                struct rcache_ticket t, long long now_ms);
+
+/* rcache_changed - Redis says @key (@len bytes) changed: drop its copy, void the tickets of its
+ * hash tag. */
+void rcache_changed(struct rcache *rc, const char *key, size_t len);
+
+/* rcache_clear - every key may have changed (a FLUSHALL). */
+void rcache_clear(struct rcache *rc);
+
+const struct rcache_stats *rcache_stats(const struct rcache *rc);
+
+#endif

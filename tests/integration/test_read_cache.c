@@ -1,0 +1,411 @@
+/*
+ * test_read_cache.c - the daemon's read cache of stock levels and products
+ * (common/rcache.h), against a real Redis, alone or a cluster:
+ *
+ * - a level read again is answered from the daemon's copy;
+ * - a change made through the daemon is in its very next answer, every time;
+ * - a change made through another daemon, or straight in Redis, is in the
+ *   answers within a moment: Redis names the key that changed (the copies
+ *   are kept for a minute, so nothing else would show it);
+ * - losing the connection that hears the changes drops every copy;
+ * - Redis going away drops every copy: no answer comes from the cache while
+ *   Redis is gone (503), and none from before once it is back; a FLUSHALL
+ *   drops them too;
+ * - a Redis that refuses to report changes (an ACL) still serves, without copies;
+ * - read_cache.entries bounds the copies, max_age_ms their age, entries 0
+ *   turns the cache off, and values out of range are config errors.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/crc16.h"
+#include "tests/harness/harness.h"
+
+#define PARTITIONS 16
+#define MOMENT_MS  1000 /* "within a moment": a copy is otherwise kept 60 s */
+
+static void catalogue(struct harness *h, const char *const *skus, size_t n)
+{
+    char path[128];
+
+    harness_admin_put(h, "/v1/locations/wh-1",
+                      "{\"name\": \"Warehouse\", \"type\": \"warehouse\", \"fulfils\": [\"web\"]}");
+    harness_admin_put(h, "/v1/locations/store-leeds",
+                      "{\"name\": \"Leeds\", \"type\": \"store\", \"fulfils\": [\"web\", "
+                      "\"store\", \"click_collect\"], \"store_buffer\": 1}");
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "/v1/products/%s", skus[i]);
+        harness_admin_put(h, path,
+                          "{\"name\": \"Mug\", \"category\": \"kitchen\", \"price\": "
+                          "{\"amount\": 899, \"currency\": \"GBP\"}}");
+        harness_receipt(h, skus[i], "wh-1", 10);
+    }
+}
+
+static int group_setup(void **state)
+{
+    static const char *const skus[] = {"MUG-01", "MUG-02", "MUG-03", "MUG-04"};
+    struct harness *h = harness_start();
+
+    *state = h;
+    if (h == NULL)
+        return -1;
+    catalogue(h, skus, 4);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    return harness_stop(*state);
+}
+
+/* GET /v1/stock/@sku: the status, and the level at @location in *@on_hand, *@reserved. */
+static int level(const struct harness *h, const char *sku, const char *location, long long *on_hand,
+                 long long *reserved)
+{
+    char path[128];
+    struct harness_response *r;
+    json_t *v;
+    size_t i;
+    int status;
+
+    snprintf(path, sizeof(path), "/v1/stock/%s", sku);
+    r = harness_get(h, h->keys[HARNESS_ADMIN], path);
+    status = r->status;
+    *on_hand = *reserved = -1;
+    json_array_foreach(harness_jget(r->json, "locations"), i, v)
+    {
+        if (strcmp(harness_jstr(v, "location"), location) == 0) {
+            *on_hand = harness_jint(v, "on_hand");
+            *reserved = harness_jint(v, "reserved");
+        }
+    }
+    harness_response_free(r);
+    return status;
+}
+
+static long long on_hand(const struct harness *h, const char *sku)
+{
+    long long n, reserved;
+
+    assert_int_equal(level(h, sku, "wh-1", &n, &reserved), 200);
+    return n;
+}
+
+/* Poll until @sku's on_hand at wh-1 is @want, MOMENT_MS at most. @return the time it took,
+ * or -1. */
+static long long seen_within(const struct harness *h, const char *sku, long long want)
+{
+    long long start = harness_now_ms(), n, reserved;
+
+    do {
+        if (level(h, sku, "wh-1", &n, &reserved) == 200 && n == want)
+            return harness_now_ms() - start;
+        harness_sleep_ms(5);
+    } while (harness_now_ms() - start < MOMENT_MS);
+    return -1;
+}
+
+/* Set @sku's level at wh-1 straight in Redis, as another writer would. */
+static void redis_set_level(struct harness *h, const char *sku, long long n)
+{
+    redisReply *rep = harness_redis_command(&h->redis, "HSET {p%02u}:sku:%s wh-1 %lld:0:0",
+                                            partition_of(sku, PARTITIONS), sku, n);
+
+    assert_non_null(rep);
+    assert_int_not_equal(rep->type, REDIS_REPLY_ERROR);
+    freeReplyObject(rep);
+}
+
+static void test_read_cache__a_level_read_again_comes_from_the_daemon(void **state)
+{
+    struct harness *h = *state;
+    double hits, misses;
+
+    assert_true(harness_metric(h, "omnistock_read_cache_live") == 1);
+    assert_int_equal(on_hand(h, "MUG-01"), 10);
+    hits = harness_metric(h, "omnistock_read_cache_hits_total");
+    misses = harness_metric(h, "omnistock_read_cache_misses_total");
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(on_hand(h, "MUG-01"), 10);
+    assert_true(harness_metric(h, "omnistock_read_cache_hits_total") == hits + 20);
+    assert_true(harness_metric(h, "omnistock_read_cache_misses_total") == misses);
+    assert_true(harness_metric(h, "omnistock_read_cache_entries") >= 1);
+}
+
+static void test_read_cache__a_change_through_the_daemon_is_in_its_next_answer(void **state)
+{
+    struct harness *h = *state;
+    const char *body =
+        "{\"channel\": \"web\", \"lines\": [{\"sku\": \"MUG-02\", \"quantity\": 1}]}";
+    long long n, reserved;
+    double dropped = harness_metric(h, "omnistock_read_cache_invalidations_total");
+
+    for (int i = 1; i <= 50; i++) {
+        harness_context("receipt %d", i);
+        assert_int_equal(on_hand(h, "MUG-02"), 10 + i - 1); /* kept */
+        harness_receipt(h, "MUG-02", "wh-1", 1);
+        assert_int_equal(on_hand(h, "MUG-02"), 10 + i); /* at once, not the copy */
+    }
+    for (int i = 1; i <= 10; i++) {
+        struct harness_response *r;
+        harness_context("reservation %d", i);
+        assert_int_equal(level(h, "MUG-02", "wh-1", &n, &reserved), 200);
+        assert_int_equal(reserved, i - 1);
+        r = harness_post_json(h, h->keys[HARNESS_STOREFRONT], "/v1/reservations", body);
+        harness_assert_status(r, 201);
+        harness_response_free(r);
+        assert_int_equal(level(h, "MUG-02", "wh-1", &n, &reserved), 200);
+        assert_int_equal(reserved, i);
+    }
+    harness_context(NULL);
+    assert_true(harness_metric(h, "omnistock_read_cache_invalidations_total") >= dropped + 60);
+}
+
+static void test_read_cache__a_change_made_elsewhere_is_read_within_a_moment(void **state)
+{
+    struct harness *h = *state, *peer;
+    long long took, slowest = 0;
+
+    /* Straight in Redis. */
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(on_hand(h, "MUG-03"), 10 + i);
+        assert_int_equal(on_hand(h, "MUG-03"), 10 + i); /* now a copy */
+        redis_set_level(h, "MUG-03", 10 + i + 1);
+        took = seen_within(h, "MUG-03", 10 + i + 1);
+        assert_true(took >= 0);
+        slowest = took > slowest ? took : slowest;
+    }
+    /* Through another daemon on the same Redis. */
+    peer = harness_start_peer(h);
+    assert_non_null(peer);
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(on_hand(h, "MUG-03"), 30 + i);
+        assert_int_equal(on_hand(peer, "MUG-03"), 30 + i);
+        harness_receipt(peer, "MUG-03", "wh-1", 1);
+        assert_int_equal(on_hand(peer, "MUG-03"), 30 + i + 1);
+        took = seen_within(h, "MUG-03", 30 + i + 1);
+        assert_true(took >= 0);
+        slowest = took > slowest ? took : slowest;
+    }
+    assert_int_equal(harness_stop(peer), 0);
+    printf("# a change made elsewhere showed after %lld ms at the most\n", slowest);
+}
+
+static void test_read_cache__a_lost_watch_drops_every_copy(void **state)
+{
+    struct harness *h = *state;
+    double clears = harness_metric(h, "omnistock_read_cache_clears_total");
+    redisReply *rep;
+
+    assert_int_equal(on_hand(h, "MUG-01"), 10);
+    assert_int_equal(on_hand(h, "MUG-01"), 10); /* a copy */
+    /* The daemon's watching connection is cut and the level changed before it is back (it
+     * waits 50 ms before connecting again): nobody tells the daemon of this change. */
+    rep = harness_redis_command(&h->redis, "CLIENT KILL TYPE pubsub");
+    assert_non_null(rep);
+    assert_int_equal(rep->type, REDIS_REPLY_INTEGER);
+    assert_true(rep->integer >= 1);
+    freeReplyObject(rep);
+    redis_set_level(h, "MUG-01", 11);
+    assert_true(seen_within(h, "MUG-01", 11) >= 0);
+    assert_true(harness_metric(h, "omnistock_read_cache_clears_total") > clears);
+    redis_set_level(h, "MUG-01", 10);
+    assert_true(seen_within(h, "MUG-01", 10) >= 0);
+}
+
+static void test_read_cache__no_copy_outlives_a_redis_restart(void **state)
+{
+    struct harness *h = *state;
+    long long n, reserved, deadline;
+    int status;
+
+    assert_int_equal(on_hand(h, "MUG-04"), 10);
+    assert_int_equal(on_hand(h, "MUG-04"), 10); /* a copy */
+    assert_int_equal(harness_redis_stop(&h->redis), 0);
+    /* Redis is gone: 503, not the copy. */
+    deadline = harness_now_ms() + 5000;
+    while ((status = level(h, "MUG-04", "wh-1", &n, &reserved)) == 200 &&
+           harness_now_ms() < deadline)
+        harness_sleep_ms(20);
+    assert_int_equal(status, 503);
+    assert_true(harness_metric(h, "omnistock_read_cache_live") == 0);
+    assert_true(harness_metric(h, "omnistock_read_cache_entries") == 0);
+    /* Back (a cluster comes back empty: the location again), with a level the daemon did not
+     * see change. */
+    assert_int_equal(harness_redis_start(&h->redis), 0);
+    deadline = harness_now_ms() + 15000;
+    do {
+        struct harness_response *r =
+            harness_put_json(h, h->keys[HARNESS_ADMIN], "/v1/locations/wh-1",
+                             "{\"name\": \"Warehouse\", \"type\": \"warehouse\", "
+                             "\"fulfils\": [\"web\"]}");
+        status = r->status;
+        harness_response_free(r);
+        if (status != 200 && status != 201)
+            harness_sleep_ms(50);
+    } while (status != 200 && status != 201 && harness_now_ms() < deadline);
+    redis_set_level(h, "MUG-04", 77);
+    deadline = harness_now_ms() + 15000;
+    while ((status = level(h, "MUG-04", "wh-1", &n, &reserved)) != 200 &&
+           harness_now_ms() < deadline)
+        harness_sleep_ms(50);
+    assert_int_equal(status, 200);
+    assert_int_equal(n, 77);
+    /* And the cache works again once the watch is back. */
+    deadline = harness_now_ms() + 5000;
+    while (harness_metric(h, "omnistock_read_cache_live") != 1 && harness_now_ms() < deadline)
+        harness_sleep_ms(20);
+    assert_true(harness_metric(h, "omnistock_read_cache_live") == 1);
+    assert_int_equal(on_hand(h, "MUG-04"), 77);
+    redis_set_level(h, "MUG-04", 78);
+    assert_true(seen_within(h, "MUG-04", 78) >= 0);
+}
+
+/* Last of the group: it empties Redis. */
+static void test_read_cache__a_flushall_drops_every_copy(void **state)
+{
+    struct harness *h = *state;
+    long long n, reserved, start = harness_now_ms();
+    int status;
+
+    redis_set_level(h, "MUG-01", 10); /* the restart before may have lost it */
+    assert_true(seen_within(h, "MUG-01", 10) >= 0);
+    assert_int_equal(on_hand(h, "MUG-01"), 10); /* a copy */
+    assert_int_equal(harness_redis_flushall(&h->redis), 0);
+    while ((status = level(h, "MUG-01", "wh-1", &n, &reserved)) == 200 &&
+           harness_now_ms() - start < MOMENT_MS)
+        harness_sleep_ms(5);
+    assert_int_equal(status, 404);
+}
+
+static void test_read_cache__entries_and_age_are_bounded(void **state)
+{
+    static const char *const skus[] = {"CUP-1", "CUP-2", "CUP-3"};
+    struct harness *h =
+        harness_start_config("{\"read_cache\": {\"entries\": 2, \"max_age_ms\": 300}}");
+    double misses;
+
+    (void)state;
+    assert_non_null(h);
+    catalogue(h, skus, 3);
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < 3; i++)
+            assert_int_equal(on_hand(h, skus[i]), 10);
+    }
+    /* Three SKUs through two places: each read pushes out the oldest copy. */
+    assert_true(harness_metric(h, "omnistock_read_cache_entries") == 2);
+    assert_true(harness_metric(h, "omnistock_read_cache_evictions_total") >= 7);
+    assert_true(harness_metric(h, "omnistock_read_cache_hits_total") == 0);
+    /* One SKU: a copy, until it is older than max_age_ms. */
+    assert_int_equal(on_hand(h, "CUP-1"), 10);
+    misses = harness_metric(h, "omnistock_read_cache_misses_total");
+    assert_int_equal(on_hand(h, "CUP-1"), 10);
+    assert_true(harness_metric(h, "omnistock_read_cache_misses_total") == misses);
+    harness_sleep_ms(400);
+    assert_int_equal(on_hand(h, "CUP-1"), 10);
+    assert_true(harness_metric(h, "omnistock_read_cache_misses_total") == misses + 1);
+    assert_int_equal(harness_stop(h), 0);
+}
+
+static void test_read_cache__entries_0_turns_it_off(void **state)
+{
+    static const char *const skus[] = {"CUP-1"};
+    struct harness *h = harness_start_config("{\"read_cache\": {\"entries\": 0}}");
+
+    (void)state;
+    assert_non_null(h);
+    catalogue(h, skus, 1);
+    assert_int_equal(on_hand(h, "CUP-1"), 10);
+    redis_set_level(h, "CUP-1", 12);
+    assert_int_equal(on_hand(h, "CUP-1"), 12);
+    assert_true(harness_metric(h, "omnistock_read_cache_live") == -1); /* not shown */
+    assert_int_equal(harness_stop(h), 0);
+}
+
+/* @needle in the daemon's log. */
+static int logged(const struct harness *h, const char *needle)
+{
+    char line[4096];
+    int found = 0;
+    FILE *f = fopen(h->log_path, "r");
+
+    assert_non_null(f);
+    while (!found && fgets(line, sizeof(line), f) != NULL)
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
+static void test_read_cache__a_redis_that_refuses_tracking_still_serves(void **state)
+{
+    /* An ACL that allows everything but CLIENT TRACKING. */
+    static const char *const acl[] = {"--user", "default",          "on", "nopass", "~*", "&*",
+                                      "+@all",  "-client|tracking", NULL};
+    static const char *const skus[] = {"CUP-1"};
+    struct harness *h = harness_start_redis_args(NULL, acl);
+    long long deadline;
+
+    (void)state;
+    assert_non_null(h);
+    catalogue(h, skus, 1);
+    assert_int_equal(on_hand(h, "CUP-1"), 10);
+    deadline = harness_now_ms() + 5000;
+    while (!logged(h, "event=redis_watch_refused") && harness_now_ms() < deadline)
+        harness_sleep_ms(20);
+    assert_true(logged(h, "event=redis_watch_refused"));
+    assert_true(harness_metric(h, "omnistock_read_cache_live") == 0);
+    /* Every read goes to Redis: a change made there is in the very next answer. */
+    for (int i = 0; i < 5; i++) {
+        redis_set_level(h, "CUP-1", 20 + i);
+        assert_int_equal(on_hand(h, "CUP-1"), 20 + i);
+    }
+    assert_true(harness_metric(h, "omnistock_read_cache_hits_total") == 0);
+    assert_int_equal(harness_stop(h), 0);
+}
+
+static void test_read_cache__values_out_of_range_are_config_errors(void **state)
+{
+    static const char *const bad[] = {
+        "{\"read_cache\": {\"entries\": -1}}",
+        "{\"read_cache\": {\"entries\": 10000001}}",
+        "{\"read_cache\": {\"max_age_ms\": 86400001}}",
+        "{\"read_cache\": {\"size\": 5}}",
+        "{\"read_cache\": 5}",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        harness_context("%s", bad[i]);
+        assert_null(harness_start_config(bad[i]));
+    }
+    harness_context(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest group[] = {
+        cmocka_unit_test(test_read_cache__a_level_read_again_comes_from_the_daemon),
+        cmocka_unit_test(test_read_cache__a_change_through_the_daemon_is_in_its_next_answer),
+        cmocka_unit_test(test_read_cache__a_change_made_elsewhere_is_read_within_a_moment),
+        cmocka_unit_test(test_read_cache__a_lost_watch_drops_every_copy),
+        cmocka_unit_test(test_read_cache__no_copy_outlives_a_redis_restart),
+        cmocka_unit_test(test_read_cache__a_flushall_drops_every_copy),
+    };
+    const struct CMUnitTest alone[] = {
+        cmocka_unit_test(test_read_cache__entries_and_age_are_bounded),
+        cmocka_unit_test(test_read_cache__entries_0_turns_it_off),
+        cmocka_unit_test(test_read_cache__a_redis_that_refuses_tracking_still_serves),
+        cmocka_unit_test(test_read_cache__values_out_of_range_are_config_errors),
+    };
+    int failed = cmocka_run_group_tests(group, group_setup, group_teardown);
+
+    return failed + cmocka_run_group_tests(alone, NULL, NULL);
+}

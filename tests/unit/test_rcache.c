@@ -1,0 +1,283 @@
+/*
+ * test_rcache.c - the read cache without Redis: a copy reads as the reply it
+ * was made from; Redis's news of a change drops it and voids the tickets of
+ * reads of the same hash tag still in flight; nothing is used or kept while
+ * the news is not heard; copies age out and the oldest make room.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <hiredis/hiredis.h>
+
+#include "common/rcache.h"
+
+/* A reply like HGETALL's, of up to 8 strings (given with their lengths: they may hold NULs). */
+struct fake {
+    redisReply top;
+    redisReply *ptrs[8];
+    redisReply elems[8];
+};
+
+static const redisReply *fake_reply(struct fake *f, size_t n, const char **strs, const size_t *lens)
+{
+    memset(f, 0, sizeof(*f));
+    f->top.type = REDIS_REPLY_ARRAY;
+    f->top.elements = n;
+    f->top.element = f->ptrs;
+    for (size_t i = 0; i < n; i++) {
+        f->elems[i].type = REDIS_REPLY_STRING;
+        f->elems[i].str = (char *)strs[i];
+        f->elems[i].len = lens ? lens[i] : strlen(strs[i]);
+        f->ptrs[i] = &f->elems[i];
+    }
+    return &f->top;
+}
+
+static const redisReply *levels(struct fake *f, const char *on_hand)
+{
+    const char *s[] = {":v", "3", "wh-01", on_hand};
+
+    return fake_reply(f, 4, s, NULL);
+}
+
+/* Put @key with a fresh ticket; @return whether it is then found. */
+static int keep(struct rcache *rc, const char *key, const char *on_hand, long long now)
+{
+    struct fake f;
+    struct rcache_ticket t = rcache_ticket(rc, key);
+
+    rcache_put(rc, key, levels(&f, on_hand), t, now);
+    return rcache_get(rc, key, now) != NULL;
+}
+
+static void test_rcache__a_copy_reads_as_its_reply(void **state)
+{
+    struct rcache *rc = rcache_new(16, 0);
+    const char *s[] = {"a", "", "bin", "x\0y", ":s", "12"};
+    const size_t lens[] = {1, 0, 3, 3, 2, 2};
+    struct fake f;
+    const redisReply *got;
+
+    (void)state;
+    rcache_set_live(rc, 1);
+    rcache_put(rc, "{p01}:sku:A", fake_reply(&f, 6, s, lens), rcache_ticket(rc, "{p01}:sku:A"), 10);
+    memset(&f, 0xff, sizeof(f)); /* the copy owes nothing to the reply */
+    got = rcache_get(rc, "{p01}:sku:A", 10);
+    assert_non_null(got);
+    assert_int_equal(got->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(got->elements, 6);
+    for (size_t i = 0; i < 6; i++) {
+        assert_int_equal(got->element[i]->type, REDIS_REPLY_STRING);
+        assert_int_equal(got->element[i]->len, lens[i]);
+        assert_memory_equal(got->element[i]->str, s[i], lens[i]);
+        assert_int_equal(got->element[i]->str[lens[i]], '\0');
+    }
+    assert_null(rcache_get(rc, "{p01}:sku:B", 10));
+    assert_int_equal(rcache_stats(rc)->hits, 1);
+    assert_int_equal(rcache_stats(rc)->misses, 1);
+    assert_int_equal(rcache_stats(rc)->entries, 1);
+    rcache_free(rc);
+}
+
+static void test_rcache__an_empty_hash_is_kept_too(void **state)
+{
+    struct rcache *rc = rcache_new(16, 0);
+    struct fake f;
+
+    (void)state;
+    rcache_set_live(rc, 1);
+    rcache_put(rc, "{p01}:sku:none", fake_reply(&f, 0, NULL, NULL),
+               rcache_ticket(rc, "{p01}:sku:none"), 0);
+    assert_non_null(rcache_get(rc, "{p01}:sku:none", 0));
+    assert_int_equal(rcache_get(rc, "{p01}:sku:none", 0)->elements, 0);
+    rcache_free(rc);
+}
+
+static void test_rcache__nothing_is_used_or_kept_unless_live(void **state)
+{
+    struct rcache *rc = rcache_new(16, 0);
+
+    (void)state;
+    assert_int_equal(keep(rc, "{p01}:sku:A", "5:0:0", 0), 0);
+    rcache_set_live(rc, 1);
+    assert_int_equal(keep(rc, "{p01}:sku:A", "5:0:0", 0), 1);
+    rcache_set_live(rc, 0); /* the watch is lost: the copy goes */
+    assert_null(rcache_get(rc, "{p01}:sku:A", 0));
+    rcache_set_live(rc, 1); /* and is not back with the watch */
+    assert_null(rcache_get(rc, "{p01}:sku:A", 0));
+    assert_int_equal(rcache_stats(rc)->entries, 0);
+    assert_int_equal(rcache_stats(rc)->bytes, 0);
+    rcache_free(rc);
+}
+
+static void test_rcache__a_change_drops_the_copy(void **state)
+{
+    struct rcache *rc = rcache_new(16, 0);
+
+    (void)state;
+    rcache_set_live(rc, 1);
+    assert_true(keep(rc, "{p01}:sku:A", "5:0:0", 0));
+    assert_true(keep(rc, "{p01}:sku:B", "6:0:0", 0));
+    rcache_changed(rc, "{p01}:sku:A", strlen("{p01}:sku:A"));
+    assert_null(rcache_get(rc, "{p01}:sku:A", 0));
+    assert_non_null(rcache_get(rc, "{p01}:sku:B", 0)); /* only that key */
+    assert_int_equal(rcache_stats(rc)->invalidations, 1);
+    /* The key names in Redis's messages are not NUL-terminated. */
+    rcache_changed(rc, "{p01}:sku:Bxyz", strlen("{p01}:sku:B"));
+    assert_null(rcache_get(rc, "{p01}:sku:B", 0));
+    rcache_free(rc);
+}
+
+static void test_rcache__a_change_meanwhile_voids_the_ticket(void **state)
+{
+    struct rcache *rc = rcache_new(16, 0);
+    struct rcache_ticket t;
+    struct fake f;
+
+    (void)state;
+    rcache_set_live(rc, 1);
+    /* Asked Redis for A; a change to another key of A's partition comes in before the
+     * answer: it may be a change to A made after Redis answered, so the answer is not kept. */
+    t = rcache_ticket(rc, "{p01}:sku:A");
+    rcache_changed(rc, "{p01}:sku:Z", strlen("{p01}:sku:Z"));
+    rcache_put(rc, "{p01}:sku:A", levels(&f, "5:0:0"), t, 0);
+    assert_null(rcache_get(rc, "{p01}:sku:A", 0));
+    /* A change in another partition does not void it. */
+    t = rcache_ticket(rc, "{p01}:sku:A");
+    rcache_changed(rc, "{p02}:sku:A", strlen("{p02}:sku:A"));
+    rcache_put(rc, "{p01}:sku:A", levels(&f, "5:0:0"), t, 0);
+    assert_non_null(rcache_get(rc, "{p01}:sku:A", 0));
+    /* A clearing voids every ticket. */
+    t = rcache_ticket(rc, "{p03}:sku:C");
+    rcache_clear(rc);
+    rcache_put(rc, "{p03}:sku:C", levels(&f, "5:0:0"), t, 0);
+    assert_null(rcache_get(rc, "{p03}:sku:C", 0));
+    assert_null(rcache_get(rc, "{p01}:sku:A", 0));
+    rcache_free(rc);
+}
+
+static void test_rcache__a_newer_answer_replaces_the_copy(void **state)
+{
+    struct rcache *rc = rcache_new(16, 0);
+    const redisReply *got;
+
+    (void)state;
+    rcache_set_live(rc, 1);
+    keep(rc, "{p01}:sku:A", "5:0:0", 0);
+    keep(rc, "{p01}:sku:A", "7:1:0", 0);
+    got = rcache_get(rc, "{p01}:sku:A", 0);
+    assert_string_equal(got->element[3]->str, "7:1:0");
+    assert_int_equal(rcache_stats(rc)->entries, 1);
+    rcache_free(rc);
+}
+
+static void test_rcache__copies_age_out(void **state)
+{
+    struct rcache *rc = rcache_new(16, 1000);
+
+    (void)state;
+    rcache_set_live(rc, 1);
+    keep(rc, "{p01}:sku:A", "5:0:0", 5000);
+    assert_non_null(rcache_get(rc, "{p01}:sku:A", 6000));
+    assert_null(rcache_get(rc, "{p01}:sku:A", 6001));
+    assert_int_equal(rcache_stats(rc)->entries, 0);
+    rcache_free(rc);
+}
+
+static void test_rcache__the_oldest_make_room(void **state)
+{
+    struct rcache *rc = rcache_new(3, 0);
+    size_t bytes;
+
+    (void)state;
+    rcache_set_live(rc, 1);
+    keep(rc, "{p01}:sku:A", "1:0:0", 0);
+    keep(rc, "{p02}:sku:B", "2:0:0", 0);
+    keep(rc, "{p03}:sku:C", "3:0:0", 0);
+    bytes = rcache_stats(rc)->bytes;
+    assert_true(bytes > 0);
+    keep(rc, "{p04}:sku:D", "4:0:0", 0);
+    assert_null(rcache_get(rc, "{p01}:sku:A", 0));
+    assert_non_null(rcache_get(rc, "{p02}:sku:B", 0));
+    assert_non_null(rcache_get(rc, "{p04}:sku:D", 0));
+    assert_int_equal(rcache_stats(rc)->entries, 3);
+    assert_int_equal(rcache_stats(rc)->evictions, 1);
+    assert_int_equal(rcache_stats(rc)->bytes, bytes); /* same sizes */
+    rcache_clear(rc);
+    assert_int_equal(rcache_stats(rc)->bytes, 0);
+    rcache_free(rc);
+}
+
+static void test_rcache__only_arrays_of_strings_are_kept(void **state)
+{
+    struct rcache *rc = rcache_new(16, 0);
+    struct fake f;
+    redisReply nil = {.type = REDIS_REPLY_NIL};
+    const char *s[] = {"a", "b"};
+
+    (void)state;
+    rcache_set_live(rc, 1);
+    rcache_put(rc, "k1", &nil, rcache_ticket(rc, "k1"), 0);
+    fake_reply(&f, 2, s, NULL);
+    f.elems[1].type = REDIS_REPLY_INTEGER;
+    rcache_put(rc, "k2", &f.top, rcache_ticket(rc, "k2"), 0);
+    assert_null(rcache_get(rc, "k1", 0));
+    assert_null(rcache_get(rc, "k2", 0));
+    assert_int_equal(rcache_stats(rc)->stores, 0);
+    rcache_free(rc);
+}
+
+static void test_rcache__many_keys_and_a_large_copy(void **state)
+{
+    struct rcache *rc = rcache_new(5000, 0);
+    char key[64], val[16];
+    struct fake f;
+    const char *big[8];
+    char longer[100000];
+
+    (void)state;
+    rcache_set_live(rc, 1);
+    for (int i = 0; i < 5000; i++) {
+        snprintf(key, sizeof(key), "{p%02d}:sku:SKU-%06d", i % 16, i);
+        snprintf(val, sizeof(val), "%d:0:0", i);
+        keep(rc, key, val, 0);
+    }
+    for (int i = 0; i < 5000; i++) {
+        const redisReply *got;
+        snprintf(key, sizeof(key), "{p%02d}:sku:SKU-%06d", i % 16, i);
+        snprintf(val, sizeof(val), "%d:0:0", i);
+        got = rcache_get(rc, key, 0);
+        assert_non_null(got);
+        assert_string_equal(got->element[3]->str, val);
+    }
+    memset(longer, 'x', sizeof(longer) - 1);
+    longer[sizeof(longer) - 1] = '\0';
+    for (int i = 0; i < 8; i++)
+        big[i] = longer;
+    rcache_put(rc, "big", fake_reply(&f, 8, big, NULL), rcache_ticket(rc, "big"), 0);
+    assert_int_equal(rcache_get(rc, "big", 0)->element[7]->len, sizeof(longer) - 1);
+    rcache_free(rc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rcache__a_copy_reads_as_its_reply),
+        cmocka_unit_test(test_rcache__an_empty_hash_is_kept_too),
+        cmocka_unit_test(test_rcache__nothing_is_used_or_kept_unless_live),
+        cmocka_unit_test(test_rcache__a_change_drops_the_copy),
+        cmocka_unit_test(test_rcache__a_change_meanwhile_voids_the_ticket),
+        cmocka_unit_test(test_rcache__a_newer_answer_replaces_the_copy),
+        cmocka_unit_test(test_rcache__copies_age_out),
+        cmocka_unit_test(test_rcache__the_oldest_make_room),
+        cmocka_unit_test(test_rcache__only_arrays_of_strings_are_kept),
+        cmocka_unit_test(test_rcache__many_keys_and_a_large_copy),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
