@@ -127,6 +127,8 @@ struct rclient {
     struct rcache *cache;       /* rclient_cache_enable; NULL when off */
     const char **tracking_argv; /* CLIENT TRACKING ON REDIRECT <id> BCAST PREFIX p ... */
     size_t tracking_argc;
+    const char **prefixes; /* the same prefixes, sorted */
+    size_t nprefixes;
     char watch_id[24];
 };
 
@@ -543,12 +545,43 @@ static const char *next_bulk(const char **p, const char *end, size_t *len)
     return s;
 }
 
+/* @p against the first @klen bytes of a key, as strcmp would order them. */
+static int prefix_cmp(const char *p, const char *key, size_t klen)
+{
+    size_t plen = strlen(p);
+    int d = memcmp(p, key, plen < klen ? plen : klen);
+
+    return d != 0 ? d : (plen > klen) - (plen < klen);
+}
+
+/*
+ * Whether @key starts with a cached prefix: the last prefix not after it is
+ * the only one it can start with, as Redis keeps the prefixes of one
+ * tracking client from overlapping.
+ */
+static int is_cached_kind(const struct rclient *c, const char *key, size_t klen)
+{
+    size_t lo = 0, hi = c->nprefixes, plen;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (prefix_cmp(c->prefixes[mid], key, klen) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return 0;
+    plen = strlen(c->prefixes[lo - 1]);
+    return plen <= klen && memcmp(c->prefixes[lo - 1], key, plen) == 0;
+}
+
 /*
  * A script this client ran has answered: drop the cached copies of the keys
  * it declares before its caller answers anyone, so that this daemon's next
  * read sees the change even if Redis's message about it is still on the way.
  */
-static void forget_keys(struct rcache *cache, const char *formatted, size_t len)
+static void forget_keys(struct rclient *c, const char *formatted, size_t len)
 {
     const char *p = memchr(formatted, '\n', len), *end = formatted + len, *key;
     size_t klen;
@@ -561,8 +594,10 @@ static void forget_keys(struct rcache *cache, const char *formatted, size_t len)
         (key = next_bulk(&p, end, &klen)) == NULL)
         return;
     nkeys = strtol(key, NULL, 10);
-    for (long i = 0; i < nkeys && (key = next_bulk(&p, end, &klen)) != NULL; i++)
-        rcache_changed(cache, key, klen);
+    for (long i = 0; i < nkeys && (key = next_bulk(&p, end, &klen)) != NULL; i++) {
+        if (is_cached_kind(c, key, klen))
+            rcache_changed(c->cache, key, klen);
+    }
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
@@ -592,7 +627,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     if (r == NULL || r->type == REDIS_REPLY_ERROR)
         c->stats.errors++;
     if (cmd->eval && c->cache != NULL)
-        forget_keys(c->cache, cmd->formatted, cmd->len);
+        forget_keys(c, cmd->formatted, cmd->len);
     if (cmd->cb == NULL)
         handshake_reply(n, cmd, r);
     else if (r == NULL)
@@ -1242,6 +1277,7 @@ void rclient_free(struct rclient *c)
     for (size_t i = 6; i < c->tracking_argc; i += 2)
         free((char *)c->tracking_argv[i + 1]);
     free(c->tracking_argv);
+    free(c->prefixes);
     free(c);
 }
 
@@ -1363,6 +1399,11 @@ out:
     return rc;
 }
 
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 int rclient_cache_enable(struct rclient *c, size_t max_entries, long long max_age_ms,
                          const char *const *prefixes, size_t nprefixes)
 {
@@ -1381,6 +1422,12 @@ int rclient_cache_enable(struct rclient *c, size_t max_entries, long long max_ag
         c->tracking_argv[c->tracking_argc++] = "PREFIX";
         c->tracking_argv[c->tracking_argc++] = copy;
     }
+    if ((c->prefixes = calloc(nprefixes, sizeof(*c->prefixes))) == NULL)
+        return -1;
+    for (size_t i = 0; i < nprefixes; i++)
+        c->prefixes[i] = c->tracking_argv[7 + 2 * i];
+    c->nprefixes = nprefixes;
+    qsort(c->prefixes, nprefixes, sizeof(*c->prefixes), str_cmp);
     c->cache = rcache_new(max_entries, max_age_ms);
     return c->cache != NULL ? 0 : -1;
 }

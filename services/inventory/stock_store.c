@@ -89,12 +89,42 @@ static int rules_reuse(struct stock_store *st, struct stock_snapshot *snap)
     return 1;
 }
 
+/* Append @s to @buf at *@at, as far as @buflen allows (the result stays NUL-terminated). */
+static void key_add(char *buf, size_t buflen, size_t *at, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (*at + n >= buflen)
+        n = *at + 1 < buflen ? buflen - *at - 1 : 0;
+    memcpy(buf + *at, s, n);
+    *at += n;
+    buf[*at] = '\0';
+}
+
+/* As snprintf("{p%02u}:%s[:%s]") would, without its cost: every request makes several keys. */
 void stock_key_part(unsigned part, const char *kind, const char *sku, char *buf, size_t buflen)
 {
-    if (sku != NULL)
-        snprintf(buf, buflen, "{p%02u}:%s:%s", part, kind, sku);
-    else
-        snprintf(buf, buflen, "{p%02u}:%s", part, kind);
+    char tag[16], *d = tag + sizeof(tag);
+    size_t at = 0;
+
+    *--d = '\0';
+    *--d = ':';
+    *--d = '}';
+    do {
+        *--d = (char)('0' + part % 10);
+        part /= 10;
+    } while (part > 0 || d > tag + sizeof(tag) - 5); /* at least two digits */
+    *--d = 'p';
+    *--d = '{';
+    if (buflen == 0)
+        return;
+    buf[0] = '\0';
+    key_add(buf, buflen, &at, d);
+    key_add(buf, buflen, &at, kind);
+    if (sku != NULL) {
+        key_add(buf, buflen, &at, ":");
+        key_add(buf, buflen, &at, sku);
+    }
 }
 
 void stock_key(const struct stock_store *st, const char *kind, const char *sku, char *buf,
