@@ -124,14 +124,16 @@ function lib.emit(ctx, etype, loc, h, r, extra)
   local ev = {type = etype, at = ctx.at, sku = ctx.sku, location = loc, version = ctx.version,
               levels = {on_hand = h, reserved = r, available = lib.available(h, r, ctx.safety)}}
   for k, v in pairs(extra or {}) do ev[k] = v end
+  local json = cjson.encode(ev)
   local sid = redis.call('XADD', ctx.stream, 'MAXLEN', '~', ctx.maxlen, '*', 'sku', ctx.sku,
-                         'loc', loc, 'type', etype, 'e', cjson.encode(ev))
-  ev.id = ctx.part .. '-' .. sid
+                         'loc', loc, 'type', etype, 'e', json)
+  local eid = ctx.part .. '-' .. sid
   if ctx.hist then
-    redis.call('LPUSH', ctx.hist, cjson.encode(ev))
+    -- The ledger's entry is the event with its id: added to the JSON, not encoded again.
+    redis.call('LPUSH', ctx.hist, string.sub(json, 1, -2) .. ',"id":"' .. eid .. '"}')
     redis.call('LTRIM', ctx.hist, 0, ctx.histmax - 1)
   end
-  return ev.id
+  return eid
 end
 
 -- The threshold events that follow from one location's change of level.

@@ -47,20 +47,28 @@ local function customer_index(customer)
   return (string.gsub(KEYS[1], ':resv:.*$', ':custresv:')) .. customer
 end
 
--- Mark a held record past its expiry as expired; returns the current status.
-local function settle(body)
-  local status = redis.call('HGET', KEYS[1], 'status')
-  local exp = tonumber(redis.call('HGET', KEYS[1], 'exp') or '0')
+-- The record's body (JSON), status, expiry and partitions, in one read; nil when none.
+local function fetch()
+  local v = redis.call('HMGET', KEYS[1], 'body', 'status', 'exp', 'parts')
+  if not v[1] then return nil end
+  return v[1], v[2], tonumber(v[3] or '0'), v[4]
+end
+
+-- Mark a held record past its expiry as expired. Returns the status and the body (JSON),
+-- and @body decoded when it was (nil otherwise: most reads need not decode it).
+local function settle(raw, status, exp)
   if status == 'held' and exp <= now then
+    local body = cjson.decode(raw)
     body.status = 'expired'
     body.expired_at = lib.iso(exp)
     body.expires_at = nil
-    redis.call('HSET', KEYS[1], 'status', 'expired', 'body', cjson.encode(body))
+    raw = cjson.encode(body)
+    redis.call('HSET', KEYS[1], 'status', 'expired', 'body', raw)
     redis.call('EXPIRE', KEYS[1], FINAL_KEEP_S)
     redis.call('ZREM', KEYS[2], id)
-    return 'expired'
+    return 'expired', raw, body
   end
-  return status
+  return status, raw, nil
 end
 
 if op == 'create' then
@@ -70,26 +78,30 @@ if op == 'create' then
   redis.call('HSET', KEYS[1], 'body', ARGV[5], 'status', 'held', 'exp', ARGV[6],
              'parts', ARGV[7])
   redis.call('ZADD', KEYS[2], ARGV[6], id)
-  local customer = cjson.decode(ARGV[5]).customer
-  if type(customer) == 'string' then redis.call('SADD', customer_index(customer), id) end
+  -- Only a body that names a customer is decoded.
+  if string.find(ARGV[5], '"customer":', 1, true) then
+    local customer = cjson.decode(ARGV[5]).customer
+    if type(customer) == 'string' then redis.call('SADD', customer_index(customer), id) end
+  end
   return {'created', ARGV[5]}
 elseif op == 'get' then
-  local raw = redis.call('HGET', KEYS[1], 'body')
+  local raw, status, exp, parts = fetch()
   if not raw then return {'none'} end
-  local status = settle(cjson.decode(raw))
-  return {status, redis.call('HGET', KEYS[1], 'body'), redis.call('HGET', KEYS[1], 'parts')}
+  status, raw = settle(raw, status, exp)
+  return {status, raw, parts}
 elseif op == 'transition' then
   local target = ARGV[5]
-  local raw = redis.call('HGET', KEYS[1], 'body')
+  local raw, status, exp = fetch()
   if not raw then return {'none'} end
-  local body = cjson.decode(raw)
-  local status = settle(body)
+  local body
+  status, raw, body = settle(raw, status, exp)
   if status == target and target ~= 'held' then
-    return {'same', redis.call('HGET', KEYS[1], 'body')}
+    return {'same', raw}
   end
   if not allowed[status] or not allowed[status][target] then
     return {'invalid', status}
   end
+  body = body or cjson.decode(raw)
   if target == 'held' then
     -- extend
     body.expires_at = lib.iso(tonumber(ARGV[6]))
