@@ -1460,6 +1460,27 @@ void harness_receipt_(const struct harness *h, const char *sku, const char *loca
     harness_response_free(r);
 }
 
+void harness_catalogue_(const struct harness *h, const char *const *skus, size_t n,
+                        const char *file, int line)
+{
+    char path[160];
+
+    harness_admin_put_(h, "/v1/locations/wh-1",
+                       "{\"name\": \"Warehouse\", \"type\": \"warehouse\", \"fulfils\": [\"web\"]}",
+                       file, line);
+    harness_admin_put_(h, "/v1/locations/store-leeds",
+                       "{\"name\": \"Leeds\", \"type\": \"store\", \"fulfils\": [\"web\", "
+                       "\"store\", \"click_collect\"], \"store_buffer\": 1}",
+                       file, line);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "/v1/products/%s", skus[i]);
+        harness_admin_put_(h, path,
+                           "{\"name\": \"Mug\", \"category\": \"kitchen\", \"price\": "
+                           "{\"amount\": 899, \"currency\": \"GBP\"}}",
+                           file, line);
+    }
+}
+
 void harness_assert_status_(const struct harness_response *r, int status, const char *file,
                             int line)
 {

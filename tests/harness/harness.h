@@ -345,6 +345,16 @@ void harness_admin_put_(const struct harness *h, const char *path, const char *j
 void harness_receipt_(const struct harness *h, const char *sku, const char *location, int quantity,
                       const char *file, int line);
 
+void harness_catalogue_(const struct harness *h, const char *const *skus, size_t n,
+                        const char *file, int line);
+
+/*
+ * A small catalogue, as the admin: wh-1 (a warehouse fulfilling web), store-leeds (a store
+ * fulfilling every channel, store_buffer 1) and a product for each of @skus (n of them, a
+ * kitchen mug at 8.99 GBP), no stock. Fails the test unless every PUT succeeds.
+ */
+#define harness_catalogue(h, skus, n) harness_catalogue_((h), (skus), (n), __FILE__, __LINE__)
+
 /* A receipt of @quantity @sku at @location, as the admin; fails the test unless 201. */
 #define harness_receipt(h, sku, location, quantity)                                                \
     harness_receipt_((h), (sku), (location), (quantity), __FILE__, __LINE__)

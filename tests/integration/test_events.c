@@ -48,23 +48,6 @@ static void movement(const struct harness *h, const char *sku, const char *locat
     harness_response_free(r);
 }
 
-static void setup_catalogue(struct harness *h)
-{
-    char path[64];
-
-    harness_admin_put(h, "/v1/locations/wh-1",
-                      "{\"name\": \"Warehouse\", \"type\": \"warehouse\", \"fulfils\": [\"web\"]}");
-    harness_admin_put(h, "/v1/locations/store-leeds",
-                      "{\"name\": \"Leeds\", \"type\": \"store\", \"fulfils\": [\"web\", "
-                      "\"store\", \"click_collect\"], \"store_buffer\": 1}");
-    for (size_t i = 0; i < NSKUS; i++) {
-        snprintf(path, sizeof(path), "/v1/products/%s", skus[i]);
-        harness_admin_put(h, path,
-                          "{\"name\": \"Thing\", \"category\": \"kitchen\", \"price\": "
-                          "{\"amount\": 500, \"currency\": \"GBP\"}}");
-    }
-}
-
 /* ---- what Redis holds ---- */
 
 struct ev_id {
@@ -758,7 +741,7 @@ static void test_events__streams_answer_503_while_redis_is_down_and_resume_after
         usleep(100 * 1000);
     }
     /* The stream opened before the outage carries on (on a Redis that lost its data). */
-    setup_catalogue(h);
+    harness_catalogue(h, skus, NSKUS);
     movement(h, "EV-D", "wh-1", "receipt", 3);
     sse_expect_event(s, &ev);
     assert_string_equal(json_string_value(json_object_get(ev.data, "sku")), "EV-D");
@@ -850,7 +833,7 @@ static int group_setup(void **state)
     *state = h;
     if (h == NULL)
         return -1;
-    setup_catalogue(h);
+    harness_catalogue(h, skus, NSKUS);
     return 0;
 }
 
@@ -924,7 +907,7 @@ static void test_events__a_client_that_does_not_read_is_dropped(void **state)
 
     (void)state;
     assert_non_null(h);
-    setup_catalogue(h);
+    harness_catalogue(h, skus, NSKUS);
     slow = sse_open(h, ADMIN, "/v1/events/stream", NULL, 4096);
     fast = sse_open(h, ADMIN, "/v1/events/stream?sku=EV-A&type=stock.changed", NULL, 0);
     sse_expect_open(slow);

@@ -31,22 +31,12 @@
 #define PARTITIONS 16
 #define MOMENT_MS  1000 /* "within a moment": a copy is otherwise kept 60 s */
 
+/* The harness's small catalogue, with 10 units of each SKU at wh-1. */
 static void catalogue(struct harness *h, const char *const *skus, size_t n)
 {
-    char path[128];
-
-    harness_admin_put(h, "/v1/locations/wh-1",
-                      "{\"name\": \"Warehouse\", \"type\": \"warehouse\", \"fulfils\": [\"web\"]}");
-    harness_admin_put(h, "/v1/locations/store-leeds",
-                      "{\"name\": \"Leeds\", \"type\": \"store\", \"fulfils\": [\"web\", "
-                      "\"store\", \"click_collect\"], \"store_buffer\": 1}");
-    for (size_t i = 0; i < n; i++) {
-        snprintf(path, sizeof(path), "/v1/products/%s", skus[i]);
-        harness_admin_put(h, path,
-                          "{\"name\": \"Mug\", \"category\": \"kitchen\", \"price\": "
-                          "{\"amount\": 899, \"currency\": \"GBP\"}}");
+    harness_catalogue(h, skus, n);
+    for (size_t i = 0; i < n; i++)
         harness_receipt(h, skus[i], "wh-1", 10);
-    }
 }
 
 static int group_setup(void **state)
