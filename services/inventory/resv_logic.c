@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "common/crc16.h"
 #include "common/sha256.h"
 #include "services/inventory/resv_logic.h"
 
@@ -64,21 +65,49 @@ void resv_at_location(json_t *body, const char *location, int *any, int *all)
         *all = 0;
 }
 
-int resv_id_make(const char *idem_scope, char id[PROTO_ID_SIZE])
+/* "r-" and @raw in hex. */
+static void id_format(const unsigned char raw[RESV_ID_BYTES], char id[PROTO_ID_SIZE])
 {
-    unsigned char raw[12];
-    char hex[65];
+    static const char hex[] = "0123456789abcdef";
+
+    id[0] = 'r';
+    id[1] = '-';
+    for (size_t i = 0; i < RESV_ID_BYTES; i++) {
+        id[2 + 2 * i] = hex[raw[i] >> 4];
+        id[3 + 2 * i] = hex[raw[i] & 15];
+    }
+    id[2 + 2 * RESV_ID_BYTES] = '\0';
+}
+
+int resv_id_make(const char *idem_scope, unsigned part, unsigned nparts, char id[PROTO_ID_SIZE])
+{
+    unsigned char raw[RESV_ID_BYTES];
+    unsigned char digest[32];
+    unsigned start;
 
     if (idem_scope != NULL && idem_scope[0] != '\0') {
-        sha256_hex(idem_scope, strlen(idem_scope), hex);
-        snprintf(id, PROTO_ID_SIZE, "r-%.24s", hex);
-        return 0;
-    }
-    /* 12 bytes never come short from getrandom; no file to open per reservation. */
-    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+        struct sha256 h;
+        sha256_init(&h);
+        sha256_update(&h, idem_scope, strlen(idem_scope));
+        sha256_final(&h, digest);
+        memcpy(raw, digest, sizeof(raw));
+    } else if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+        /* 12 bytes never come short from getrandom; no file to open per reservation. */
         return -1;
-    strcpy(id, "r-");
-    for (size_t i = 0; i < sizeof(raw); i++)
-        snprintf(id + 2 + 2 * i, 3, "%02x", raw[i]);
-    return 0;
+    }
+    id_format(raw, id);
+    if (nparts == 0 || part >= nparts)
+        return 0;
+    /* Count the last two bytes on from where they are until the id falls in @part: the
+     * same steps for the same scope, about nparts of them. */
+    start = (unsigned)raw[RESV_ID_BYTES - 2] << 8 | raw[RESV_ID_BYTES - 1];
+    for (unsigned k = 0; k < 65536; k++) {
+        unsigned v = (start + k) & 0xffff;
+        raw[RESV_ID_BYTES - 2] = (unsigned char)(v >> 8);
+        raw[RESV_ID_BYTES - 1] = (unsigned char)(v & 0xff);
+        id_format(raw, id);
+        if (partition_of(id, nparts) == part)
+            return 0;
+    }
+    return -1;
 }

@@ -43,11 +43,16 @@ enum resv_move resv_transition(enum resv_status from, enum resv_status to);
  */
 void resv_at_location(json_t *body, const char *location, int *any, int *all);
 
+#define RESV_ID_BYTES 12 /* an id is "r-" and these in hex */
+
 /*
  * resv_id_make - a reservation id: "r-" and 24 hex digits, derived from
  * @idem_scope when it is not empty (so a retried create finds the same
- * reservation), else random. @return 0, or -1 if no randomness.
+ * reservation), else random. With @part < @nparts, an id of that partition
+ * (partition_of): the record then sits with the holds of a basket that is
+ * all in that partition, and one script can make both. @return 0, or -1 if
+ * no randomness.
  */
-int resv_id_make(const char *idem_scope, char id[PROTO_ID_SIZE]);
+int resv_id_make(const char *idem_scope, unsigned part, unsigned nparts, char id[PROTO_ID_SIZE]);
 
 #endif

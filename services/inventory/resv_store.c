@@ -1,7 +1,11 @@
 /*
- * resv_store.c - the reservation saga over holds.lua and record.lua, the
- * expiry sweep, and the consistency check.
+ * resv_store.c - reservations over holds.lua and record.lua: a basket of one
+ * partition held and recorded by one script (its id chosen in that
+ * partition), a basket across partitions by the saga (check everywhere,
+ * hold partition after partition, then record, compensating on failure);
+ * the expiry sweep, and the consistency check.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +160,7 @@ struct create_op {
     int unknown_location;
     int unavailable;
     int planning;       /* checking every partition before holding in any */
+    int combined;       /* one partition: holds.lua's hold_create holds and makes the record */
     unsigned next_part; /* after planning: the partition to hold next, in order */
     size_t pending;
     resv_done_cb *cb;
@@ -214,7 +219,9 @@ static void compensate(struct create_op *op)
     }
 }
 
-static json_t *create_body(const struct create_op *op)
+/* The record's body; without its lines (@lines 0) for holds.lua's hold_create, which adds
+ * them as it holds. */
+static json_t *create_body(const struct create_op *op, int lines_too)
 {
     const struct resv_request *req = op->req;
     json_t *body = json_object(), *lines = json_array();
@@ -233,22 +240,31 @@ static json_t *create_body(const struct create_op *op)
     json_object_set_new(body, "created_at", json_string(t));
     proto_time_format(op->exp_ms, t);
     json_object_set_new(body, "expires_at", json_string(t));
-    for (size_t i = 0; i < req->nlines; i++)
+    for (size_t i = 0; lines_too && i < req->nlines; i++)
         json_array_append_new(lines, json_pack("{s:s, s:I, s:O}", "sku", req->lines[i].sku,
                                                "quantity", (json_int_t)req->lines[i].quantity,
                                                "allocations", op->allocs[i]));
-    json_object_set_new(body, "lines", lines);
+    if (lines_too)
+        json_object_set_new(body, "lines", lines);
+    else
+        json_decref(lines);
     return body;
 }
 
-static void record_created(redisReply *reply, const char *err, void *arg)
+/*
+ * The record's answer, {'created' | 'exists', body}: from record.lua's
+ * create, or from holds.lua's hold_create (@holds_made 0: a record that was
+ * there already stopped it before it held anything).
+ */
+static void record_answer(struct create_op *op, const redisReply *reply, const char *err,
+                          int holds_made)
 {
-    struct create_op *op = arg;
     struct resv_result res;
 
     memset(&res, 0, sizeof(res));
     if (err != NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
-        compensate(op);
+        if (holds_made)
+            compensate(op);
         res.outcome = RESV_UNAVAILABLE;
     } else {
         const char *status;
@@ -261,7 +277,7 @@ static void record_created(redisReply *reply, const char *err, void *arg)
          * hold script returns a hold that exists); once it is over they are
          * new and nobody's, so give them back.
          */
-        if (strcmp(reply->element[0]->str, "exists") == 0 && status != NULL &&
+        if (holds_made && strcmp(reply->element[0]->str, "exists") == 0 && status != NULL &&
             strcmp(status, "held") != 0 && strcmp(status, "committed") != 0)
             compensate(op);
     }
@@ -269,9 +285,14 @@ static void record_created(redisReply *reply, const char *err, void *arg)
     create_free(op);
 }
 
+static void record_created(redisReply *reply, const char *err, void *arg)
+{
+    record_answer(arg, reply, err, 1);
+}
+
 static void record_write(struct create_op *op)
 {
-    json_t *body = create_body(op);
+    json_t *body = create_body(op, 1);
     char *text = json_dumps(body, JSON_COMPACT);
     char keys[RECORD_NKEYS][KEY_MAX], part[12], maxlen[24], exp[24], parts[4096] = "";
     const char *argv[RECORD_NKEYS + 7];
@@ -355,7 +376,9 @@ static void create_settle(struct create_op *op)
             return;
         op->unavailable = 1;
     }
-    if (!op->planning)
+    /* hold_create holds and records at once or not at all: what it did is the reservation's,
+     * found again by a retry with the same key, or expired. */
+    if (!op->planning && !op->combined)
         compensate(op);
     memset(&res, 0, sizeof(res));
     if (op->unavailable) {
@@ -392,6 +415,11 @@ static void on_hold(redisReply *reply, const char *err, void *arg)
         op->unavailable = 1;
     } else {
         what = reply->element[0]->str;
+        if (strcmp(what, "created") == 0 || strcmp(what, "exists") == 0) {
+            free(call);
+            record_answer(op, reply, NULL, 0);
+            return;
+        }
         if (strcmp(what, "held") == 0 && reply->elements == 2)
             take_lines(op, reply->element[1], op->allocs);
         else if (strcmp(what, "ok") == 0 && op->planning)
@@ -424,17 +452,18 @@ static int hold_part(struct create_op *op, unsigned part, const char *what)
     const struct resv_request *req = op->req;
     size_t n = 0, nkeys, nargs, k;
     struct holds_call hc;
-    char exp[24], (*qty)[24] = NULL, (*keys)[KEY_MAX] = NULL;
+    char exp[24], partstr[12], (*qty)[24] = NULL, (*keys)[KEY_MAX] = NULL, *body = NULL;
     const char **argv = NULL;
     struct part_call *call = malloc(sizeof(*call));
-    int rc = -1;
+    int rc = -1, combined;
 
     for (size_t i = 0; i < req->nlines; i++)
         n += op->line_part[i] == part;
-    nkeys = 5 + 3 * n;
-    nargs = nkeys + 7 + 3 + 2 * n;
+    combined = strcmp(what, "hold_create") == 0;
+    nkeys = 5 + 3 * n + (combined ? 2 : 0);
+    nargs = nkeys + 7 + 3 + 2 * n + (combined ? 2 : 0);
     qty = calloc(n, sizeof(*qty));
-    keys = calloc(3 * n, sizeof(*keys));
+    keys = calloc(3 * n + 2, sizeof(*keys));
     argv = calloc(nargs, sizeof(*argv));
     if (call == NULL || qty == NULL || keys == NULL || argv == NULL)
         goto out;
@@ -452,6 +481,20 @@ static int hold_part(struct create_op *op, unsigned part, const char *what)
         for (int j = 0; j < 3; j++)
             argv[5 + 3 * k + (size_t)j] = keys[3 * k + (size_t)j];
         k++;
+    }
+    if (combined) {
+        json_t *head = create_body(op, 0);
+        body = json_dumps(head, JSON_COMPACT);
+        json_decref(head);
+        if (body == NULL)
+            goto out;
+        stock_key_part(part, "resv", op->id, keys[3 * n], KEY_MAX);
+        stock_key_part(part, "resvexp", NULL, keys[3 * n + 1], KEY_MAX);
+        argv[5 + 3 * n] = keys[3 * n];
+        argv[6 + 3 * n] = keys[3 * n + 1];
+        snprintf(partstr, sizeof(partstr), "%u", part);
+        argv[nargs - 2] = body;
+        argv[nargs - 1] = partstr;
     }
     memcpy(&argv[nkeys], &hc.argv[5], 7 * sizeof(*argv));
     argv[nkeys + 7] = proto_channel_name(req->channel);
@@ -477,6 +520,7 @@ out:
     free(qty);
     free(keys);
     free(argv);
+    free(body);
     return rc;
 }
 
@@ -498,13 +542,10 @@ int resv_create(struct resv_store *rs, const struct resv_request *req, const cha
     op->short_lines = calloc(req->nlines, sizeof(*op->short_lines));
     op->used = calloc(nparts(rs), 1);
     if (op->line_part == NULL || op->allocs == NULL || op->short_lines == NULL ||
-        op->used == NULL || resv_id_make(idem_scope, op->id) != 0) {
+        op->used == NULL) {
         create_free(op);
         return -1;
     }
-    op->created_ms = wall_ms();
-    op->exp_ms = op->created_ms + ttl_seconds * 1000;
-    op->rpart = partition_of(op->id, nparts(rs));
     for (size_t i = 0; i < req->nlines; i++) {
         op->line_part[i] = partition_of(req->lines[i].sku, nparts(rs));
         op->used[op->line_part[i]] = 1;
@@ -519,7 +560,18 @@ int resv_create(struct resv_store *rs, const struct resv_request *req, const cha
     op->planning = 0;
     for (unsigned p = 0, n = 0; p < nparts(rs); p++)
         op->planning |= op->used[p] && ++n > 1;
-    if (send_parts(op, op->planning ? "plan" : "hold") != 0) {
+    /* A basket of one partition gets an id of that partition: its record sits with its
+     * holds, and hold_create makes both in one script. */
+    op->combined = !op->planning;
+    if (resv_id_make(idem_scope, op->combined ? op->line_part[0] : UINT_MAX, nparts(rs), op->id) !=
+        0) {
+        create_free(op);
+        return -1;
+    }
+    op->rpart = partition_of(op->id, nparts(rs));
+    op->created_ms = wall_ms();
+    op->exp_ms = op->created_ms + ttl_seconds * 1000;
+    if (send_parts(op, op->planning ? "plan" : op->combined ? "hold_create" : "hold") != 0) {
         create_free(op);
         return -1;
     }

@@ -972,6 +972,68 @@ static void test_reservations__key_reused_after_its_record_expired(void **state)
     harness_response_free(first);
 }
 
+/*
+ * A basket of one partition is made by one script: its record sits in the
+ * partition of its holds, and reads back as it was answered. One of two
+ * partitions is held then recorded as before, its record wherever its id
+ * falls.
+ */
+static void test_reservations__one_partition_basket_is_recorded_with_its_holds(void **state)
+{
+    static const char *const skus[] = {"PART-1", "PART-2", "PART-3", "PART-4"};
+    struct harness *h = *state;
+    struct harness_response *r, *again;
+    char body[512], key[128];
+    const char *a = skus[0], *b = NULL;
+    redisReply *rep;
+
+    for (size_t i = 0; i < 4; i++) {
+        put_product(h, skus[i], 0);
+        harness_receipt(h, skus[i], "wh-1", 5);
+        if (b == NULL && partition_of(skus[i], 16) != partition_of(a, 16))
+            b = skus[i];
+    }
+    assert_non_null(b);
+    for (int i = 0; i < 3; i++) {
+        unsigned part = partition_of(a, 16);
+        snprintf(body, sizeof(body),
+                 "{\"channel\": \"web\", \"lines\": [{\"sku\": \"%s\", \"quantity\": 1}]}", a);
+        r = create_ok(h, STOREFRONT, "web", body);
+        assert_int_equal(partition_of(harness_jstr(r->json, "id"), 16), part);
+        snprintf(key, sizeof(key), "{p%02u}:resv:%s", part, harness_jstr(r->json, "id"));
+        rep = harness_redis_command(&h->redis, "HGET %s parts", key);
+        assert_non_null(rep);
+        assert_int_equal(rep->type, REDIS_REPLY_STRING);
+        assert_int_equal(strtoul(rep->str, NULL, 10), part);
+        freeReplyObject(rep);
+        assert_line(r, a, 1, "wh-1:1");
+        again = read_resv(h, STOREFRONT, harness_jstr(r->json, "id"));
+        harness_assert_status(again, 200);
+        same_body(r, again);
+        harness_response_free(again);
+        harness_response_free(
+            act_ok(h, STOREFRONT, harness_jstr(r->json, "id"), "release", "released"));
+        harness_response_free(r);
+    }
+    snprintf(body, sizeof(body),
+             "{\"channel\": \"web\", \"lines\": [{\"sku\": \"%s\", \"quantity\": 2}, "
+             "{\"sku\": \"%s\", \"quantity\": 3}]}",
+             a, b);
+    r = create_ok(h, STOREFRONT, "web", body);
+    assert_line(r, a, 2, "wh-1:2");
+    assert_line(r, b, 3, "wh-1:3");
+    again = read_resv(h, STOREFRONT, harness_jstr(r->json, "id"));
+    same_body(r, again);
+    harness_response_free(again);
+    expect_stock(h, a, 3, "wh-1=5/2");
+    harness_response_free(
+        act_ok(h, STOREFRONT, harness_jstr(r->json, "id"), "release", "released"));
+    harness_response_free(r);
+    expect_stock(h, a, 5, "wh-1=5/0");
+    expect_stock(h, b, 5, "wh-1=5/0");
+    assert_consistent(h);
+}
+
 /* ---- roles ---- */
 
 static void test_reservations__roles(void **state)
@@ -1322,6 +1384,8 @@ int main(void)
         cmocka_unit_test_setup(test_reservations__bad_requests_change_nothing, each_setup),
         cmocka_unit_test_setup(test_reservations__idempotent_create, each_setup),
         cmocka_unit_test_setup(test_reservations__key_reused_after_its_record_expired, each_setup),
+        cmocka_unit_test_setup(test_reservations__one_partition_basket_is_recorded_with_its_holds,
+                               each_setup),
         cmocka_unit_test_setup(test_reservations__roles, each_setup),
         cmocka_unit_test_setup(test_reservations__events_in_the_sku_history, each_setup),
         cmocka_unit_test_setup(test_reservations__sale_below_reserved_names_the_reservation,

@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "common/crc16.h"
 #include "services/inventory/resv_logic.h"
 
 static void test_resv_logic__held_may_commit_release_expire_or_extend(void **state)
@@ -94,17 +95,44 @@ static void test_resv_logic__ids_are_identifiers_and_follow_the_key(void **state
     char a[PROTO_ID_SIZE], b[PROTO_ID_SIZE], c[PROTO_ID_SIZE], d[PROTO_ID_SIZE];
 
     (void)state;
-    assert_int_equal(resv_id_make("scope-1", a), 0);
-    assert_int_equal(resv_id_make("scope-1", b), 0);
-    assert_int_equal(resv_id_make("scope-2", c), 0);
+    assert_int_equal(resv_id_make("scope-1", 0, 0, a), 0);
+    assert_int_equal(resv_id_make("scope-1", 0, 0, b), 0);
+    assert_int_equal(resv_id_make("scope-2", 0, 0, c), 0);
     assert_string_equal(a, b);
     assert_string_not_equal(a, c);
-    assert_int_equal(resv_id_make("", c), 0);
-    assert_int_equal(resv_id_make("", d), 0);
+    assert_int_equal(resv_id_make("", 0, 0, c), 0);
+    assert_int_equal(resv_id_make("", 0, 0, d), 0);
     assert_string_not_equal(c, d);
     assert_true(proto_id_valid(a) && proto_id_valid(c));
     assert_int_equal(strlen(a), 26);
     assert_memory_equal(a, "r-", 2);
+}
+
+static void test_resv_logic__an_id_can_be_placed_in_a_partition(void **state)
+{
+    static const unsigned counts[] = {1, 16, 48, 1024};
+    char a[PROTO_ID_SIZE], b[PROTO_ID_SIZE], seen[16][PROTO_ID_SIZE];
+
+    (void)state;
+    for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+        unsigned n = counts[c];
+        for (unsigned p = 0; p<n; p += n> 64 ? 97 : 1) {
+            assert_int_equal(resv_id_make("", p, n, a), 0);
+            assert_int_equal(partition_of(a, n), p);
+            assert_true(proto_id_valid(a) && strlen(a) == 26);
+            /* From a key: the same id every time, in the partition asked. */
+            assert_int_equal(resv_id_make("scope-1", p, n, a), 0);
+            assert_int_equal(resv_id_make("scope-1", p, n, b), 0);
+            assert_string_equal(a, b);
+            assert_int_equal(partition_of(a, n), p);
+        }
+    }
+    /* Random ids of one partition still differ. */
+    for (int i = 0; i < 16; i++) {
+        assert_int_equal(resv_id_make("", 5, 16, seen[i]), 0);
+        for (int j = 0; j < i; j++)
+            assert_string_not_equal(seen[i], seen[j]);
+    }
 }
 
 int main(void)
@@ -117,6 +145,7 @@ int main(void)
         cmocka_unit_test(test_resv_logic__status_names_round_trip),
         cmocka_unit_test(test_resv_logic__store_rights_follow_allocations),
         cmocka_unit_test(test_resv_logic__ids_are_identifiers_and_follow_the_key),
+        cmocka_unit_test(test_resv_logic__an_id_can_be_placed_in_a_partition),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

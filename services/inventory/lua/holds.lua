@@ -10,12 +10,16 @@
 -- through a basket leaks nothing for longer than the hold's TTL.
 --
 -- KEYS[1] {pNN}:locs  KEYS[2] {pNN}:hold:<id>  KEYS[3] {pNN}:holdexp  KEYS[4] {pNN}:events
--- KEYS[5] {pNN}:holds; for 'hold' and 'plan', then per line: {pNN}:sku:<sku>, {pNN}:hist:<sku>,
---   {pNN}:holdsof:<sku>
+-- KEYS[5] {pNN}:holds; for 'hold', 'plan' and 'hold_create', then per line: {pNN}:sku:<sku>,
+--   {pNN}:hist:<sku>, {pNN}:holdsof:<sku>; for 'hold_create', last, {pNN}:resv:<id> and
+--   {pNN}:resvexp (record.lua's keys: the id is of this partition)
 -- ARGV 1 op  2 reservation id ('' for sweep)  3 partition  4 key prefix "{pNN}:"
 --      5 events kept  6 ledger entries kept  7 low-stock threshold
 --   hold, plan (hold's checks alone, writing nothing; answers {'ok'} or hold's refusal):
 --           8 channel  9 location ('' for web)  10 expires_ms  11.. sku, quantity pairs
+--   hold_create (hold, then the record, as record.lua's create makes it; or {'exists', body}
+--           without holding when the record is there already): as hold, then the record's
+--           body without its lines (JSON) and its partitions ("3")
 --   extend: 8 expires_ms
 --   sweep:  8 most reservations to expire in one call
 -- Returns {outcome, detail...}; see each op.
@@ -23,6 +27,7 @@
 local op, id, prefix = ARGV[1], ARGV[2], ARGV[4]
 local low = tonumber(ARGV[7])
 local now = lib.now_ms()
+local nlines = (#ARGV - (op == 'hold_create' and 12 or 10)) / 2
 
 local function ctx_for(sku, skukey)
   return {part = ARGV[3], stream = KEYS[4], maxlen = ARGV[5], hist = prefix .. 'hist:' .. sku,
@@ -47,7 +52,7 @@ end
 local function existing()
   local out = {}
   local flat = redis.call('HGETALL', KEYS[2])
-  for i = 1, (#ARGV - 10) / 2 do
+  for i = 1, nlines do
     local sku = ARGV[9 + 2 * i]
     local line = {sku = sku, quantity = 0, allocations = {}}
     for j = 1, #flat, 2 do
@@ -71,7 +76,7 @@ local function plan_all()
   local channel, loc = lib.CHANNELS[ARGV[8]], ARGV[9]
   if loc ~= '' and not rules[loc] then return nil, {'unknown-location'} end
   local plans, short = {}, {}
-  for i = 1, (#ARGV - 10) / 2 do
+  for i = 1, nlines do
     local sku, qty = ARGV[9 + 2 * i], tonumber(ARGV[10 + 2 * i])
     local skukey = KEYS[6 + 3 * (i - 1)]
     if redis.call('EXISTS', skukey) == 0 then return nil, {'unknown-sku', sku} end
@@ -86,13 +91,15 @@ local function plan_all()
   return plans
 end
 
+-- Returns the answer, and when held the lines held as a table.
 local function hold()
   if redis.call('EXISTS', KEYS[2]) == 1 then
-    return {'held', cjson.encode(existing())}
+    local lines = existing()
+    return {'held', cjson.encode(lines)}, lines
   end
   local plans, refusal = plan_all()
   if not plans then return refusal end
-  local exp, n = tonumber(ARGV[10]), (#ARGV - 10) / 2
+  local exp, n = tonumber(ARGV[10]), nlines
   local out = {}
   for i = 1, n do
     local sku, qty = ARGV[9 + 2 * i], tonumber(ARGV[10 + 2 * i])
@@ -114,7 +121,22 @@ local function hold()
   redis.call('HSET', KEYS[2], ':exp', exp, ':state', 'held')
   redis.call('ZADD', KEYS[3], exp, id)
   redis.call('SADD', KEYS[5], id)
-  return {'held', cjson.encode(out)}
+  return {'held', cjson.encode(out)}, out
+end
+
+-- Hold, then create the record beside the holds: one script for a basket of one partition.
+local function hold_create()
+  local rkey, rexp = KEYS[#KEYS - 1], KEYS[#KEYS]
+  if redis.call('EXISTS', rkey) == 1 then
+    return {'exists', redis.call('HGET', rkey, 'body')}
+  end
+  local answer, lines = hold()
+  if answer[1] ~= 'held' then return answer end
+  local body = cjson.decode(ARGV[#ARGV - 1])
+  body.lines = lines
+  local json = cjson.encode(body)
+  lib.record_create(rkey, rexp, id, json, ARGV[10], ARGV[#ARGV])
+  return {'created', json}
 end
 
 -- Give back (release, expire) or hand over (fulfil) everything reservation rid holds here.
@@ -152,7 +174,9 @@ local function state_of()
 end
 
 if op == 'hold' then
-  return hold()
+  return (hold())
+elseif op == 'hold_create' then
+  return hold_create()
 elseif op == 'plan' then
   if redis.call('EXISTS', KEYS[2]) == 1 then return {'ok'} end
   local plans, refusal = plan_all()

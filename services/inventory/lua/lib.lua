@@ -155,6 +155,21 @@ function lib.transitions(ctx, loc, bh, br, ah, ar, low, at_risk)
   end
 end
 
+-- Create reservation @id's record at @rkey: @json its body, held until @exp (ms) and listed by
+-- expiry in @rexp, @parts its holds' partitions ("3,9"); listed under its customer when it names
+-- one, so that erasing the customer finds it.
+function lib.record_create(rkey, rexp, id, json, exp, parts)
+  redis.call('HSET', rkey, 'body', json, 'status', 'held', 'exp', exp, 'parts', parts)
+  redis.call('ZADD', rexp, exp, id)
+  -- Only a body that names a customer is decoded.
+  if string.find(json, '"customer":', 1, true) then
+    local customer = cjson.decode(json).customer
+    if type(customer) == 'string' then
+      redis.call('SADD', (string.gsub(rkey, ':resv:.*$', ':custresv:')) .. customer, id)
+    end
+  end
+end
+
 -- The idempotency record: the stored answer if this request was made before.
 function lib.idem_replay(key, fp)
   if fp == '' then return nil end

@@ -42,11 +42,6 @@ local function emit_whole(etype, body, extra)
                     cjson.encode(ev))
 end
 
--- The partition's index of reservations naming @customer.
-local function customer_index(customer)
-  return (string.gsub(KEYS[1], ':resv:.*$', ':custresv:')) .. customer
-end
-
 -- The record's body (JSON), status, expiry and partitions, in one read; nil when none.
 local function fetch()
   local v = redis.call('HMGET', KEYS[1], 'body', 'status', 'exp', 'parts')
@@ -75,14 +70,7 @@ if op == 'create' then
   if redis.call('EXISTS', KEYS[1]) == 1 then
     return {'exists', redis.call('HGET', KEYS[1], 'body')}
   end
-  redis.call('HSET', KEYS[1], 'body', ARGV[5], 'status', 'held', 'exp', ARGV[6],
-             'parts', ARGV[7])
-  redis.call('ZADD', KEYS[2], ARGV[6], id)
-  -- Only a body that names a customer is decoded.
-  if string.find(ARGV[5], '"customer":', 1, true) then
-    local customer = cjson.decode(ARGV[5]).customer
-    if type(customer) == 'string' then redis.call('SADD', customer_index(customer), id) end
-  end
+  lib.record_create(KEYS[1], KEYS[2], id, ARGV[5], ARGV[6], ARGV[7])
   return {'created', ARGV[5]}
 elseif op == 'get' then
   local raw, status, exp, parts = fetch()
