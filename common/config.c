@@ -94,6 +94,7 @@ static void config_defaults(struct config *cfg)
     cfg->request_timeout_secs = 30;
     cfg->request_deadline_secs = 60;
     cfg->max_connections = 4096;
+    cfg->idem_pending_secs = 10;
     cfg->read_cache_entries = 100000;
     cfg->read_cache_max_age_ms = 60000;
     cfg->stream_max_clients = 1000;
@@ -293,14 +294,16 @@ static int load_limits(struct config *cfg, json_t *obj, char *err, size_t errlen
 {
     double rate = 0.0, burst = 0.0;
     json_int_t timeout = cfg->request_timeout_secs, deadline = cfg->request_deadline_secs;
-    json_int_t conns = (json_int_t)cfg->max_connections;
+    json_int_t conns = (json_int_t)cfg->max_connections, pending = cfg->idem_pending_secs;
 
-    if (json_unpack(obj, "{s?F, s?F, s?I, s?I, s?I !}", "requests_per_second", &rate, "burst",
+    if (json_unpack(obj, "{s?F, s?F, s?I, s?I, s?I, s?I !}", "requests_per_second", &rate, "burst",
                     &burst, "request_timeout_seconds", &timeout, "request_deadline_seconds",
-                    &deadline, "max_connections", &conns) != 0)
+                    &deadline, "max_connections", &conns, "idempotency_pending_seconds",
+                    &pending) != 0)
         return fail(err, errlen,
                     "config: limits takes numbers requests_per_second and burst and integers "
-                    "request_timeout_seconds, request_deadline_seconds and max_connections only");
+                    "request_timeout_seconds, request_deadline_seconds, max_connections and "
+                    "idempotency_pending_seconds only");
     if (!(rate >= 0.0 && rate <= 1e6) || !(burst >= 0.0 && burst <= 1e6) ||
         (burst > 0.0 && burst < 1.0) || (burst > 0.0 && rate == 0.0))
         return fail(err, errlen,
@@ -312,11 +315,14 @@ static int load_limits(struct config *cfg, json_t *obj, char *err, size_t errlen
         return fail(err, errlen, "config: limits.request_deadline_seconds must be 1..3600");
     if (conns < 1 || conns > 1000000)
         return fail(err, errlen, "config: limits.max_connections must be 1..1000000");
+    if (pending < 1 || pending > 3600)
+        return fail(err, errlen, "config: limits.idempotency_pending_seconds must be 1..3600");
     cfg->rate_per_second = rate;
     cfg->rate_burst = burst > 0.0 ? burst : rate < 1.0 ? 1.0 : rate;
     cfg->request_timeout_secs = timeout;
     cfg->request_deadline_secs = deadline;
     cfg->max_connections = (size_t)conns;
+    cfg->idem_pending_secs = pending;
     return 0;
 }
 

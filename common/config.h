@@ -73,6 +73,7 @@ struct config {
     long long request_timeout_secs;  /* a connection idle this long mid-request is closed */
     long long request_deadline_secs; /* a request must be in whole this long after it may start */
     size_t max_connections;          /* open at once; more are closed on arrival */
+    long long idem_pending_secs;     /* an Idempotency-Key's first request counts as running */
 
     /* The read cache of stock levels and products (common/rcache.h); 0 entries: none */
     size_t read_cache_entries;

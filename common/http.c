@@ -67,7 +67,7 @@ struct http_server {
     time_t date_of;
 };
 
-/* KEYS[1] the record; ARGV[1] the request's fingerprint; ARGV[2] its TTL. */
+/* KEYS[1] the record; ARGV[1] the request's fingerprint; ARGV[2] the pending record's TTL. */
 static const char idem_lua[] = "local v = redis.call('GET', KEYS[1])\n"
                                "if not v then\n"
                                "  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])\n"
@@ -380,7 +380,9 @@ static void request_finish(struct request *r, int status, const char *ctype, str
         evhttp_add_header(out, "Connection", "close");
     /*
      * A 400 is a request refused before it ran: it leaves no record (a retry
-     * runs again). A 5xx keeps the pending one: what it did is not known.
+     * runs again). A 5xx keeps the pending one: what it did is not known, so
+     * a retry is answered 409 until the pending record expires
+     * (limits.idempotency_pending_seconds), then runs again.
      */
     if (r->idem_store && status == 400)
         idem_forget(r);
@@ -641,6 +643,14 @@ static void idem_begun(redisReply *reply, const char *err, void *arg)
     if (strcmp(reply->element[0]->str, "mismatch") == 0) {
         request_reply_problem(r, PROBLEM_IDEMPOTENCY_REUSED, "Idempotency-Key", NULL,
                               "this Idempotency-Key was used for a different request");
+    } else if (strcmp(reply->element[0]->str, "pending") == 0) {
+        /* The first request with this key is running, or ended in a 5xx within the pending
+         * window (what it did is not known): a retry after the window runs again, and every
+         * write is keyed in Redis so that it takes effect once. */
+        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Retry-After", "1");
+        request_reply_problem(r, PROBLEM_IDEMPOTENCY_PENDING, "Idempotency-Key", NULL,
+                              "the first request with this Idempotency-Key is still running; "
+                              "retry shortly");
     } else if (strcmp(reply->element[0]->str, "replay") == 0 && reply->elements == 2) {
         const redisReply *v = reply->element[1];
         int status = v->len >= 3 ? atoi((char[4]){v->str[0], v->str[1], v->str[2], 0}) : 500;
@@ -653,7 +663,7 @@ static void idem_begun(redisReply *reply, const char *err, void *arg)
 
 void request_idempotent(struct request *r, http_handler_cb *next)
 {
-    char key[128];
+    char key[128], pending[24];
     const char *args[3];
 
     if (!r->has_idem) {
@@ -661,9 +671,11 @@ void request_idempotent(struct request *r, http_handler_cb *next)
         return;
     }
     idem_key(r, key, sizeof(key));
+    /* The pending record lives only so long: the answer's record then lives IDEM_TTL_SECONDS. */
+    snprintf(pending, sizeof(pending), "%lld", r->srv->cfg->idem_pending_secs);
     args[0] = key;
     args[1] = r->fingerprint;
-    args[2] = IDEM_TTL_SECONDS;
+    args[2] = pending;
     r->idem_next = next;
     if (rclient_eval(r->srv->redis, idem_begun, r, (size_t)r->srv->idem_script, 1, 3, args, NULL) !=
         0)

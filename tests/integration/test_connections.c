@@ -352,6 +352,8 @@ static void test_connections__limits_out_of_range_are_config_errors(void **state
         "{\"limits\": {\"max_connections\": \"many\"}}",
         "{\"limits\": {\"request_deadline_seconds\": 0}}",
         "{\"limits\": {\"request_deadline_seconds\": 3601}}",
+        "{\"limits\": {\"idempotency_pending_seconds\": 0}}",
+        "{\"limits\": {\"idempotency_pending_seconds\": 3601}}",
     };
 
     (void)state;

@@ -603,7 +603,7 @@ struct retrier {
     struct retry_run *run;
     struct harness view; /* a copy made at start: the main thread restarts the daemon */
     int index;
-    int attempts, retried_ops, replayed, other, gave_up, committed;
+    int attempts, retried_ops, replayed, other, gave_up, committed, pending;
     char ids[OPS][72]; /* the reservation id of each reservation op */
     long long moved[NSKUS], reserved[NSKUS];
     char other_body[320];
@@ -629,7 +629,9 @@ static void op_body(int client, int k, char *body, size_t size, int *sku_a, int 
 
 /*
  * retry_post - POST @body to @path, retried with the same Idempotency-Key (@idem) and body
- * while the daemon is gone (no answer) or says 503. @return the 2xx, or NULL.
+ * while the daemon is gone (no answer), says 503, or says 409 idempotency-pending (a request
+ * with that key was cut short by the kill: retried once its pending record has run out, it
+ * runs again). @return the 2xx, or NULL.
  */
 static struct harness_response *retry_post(struct retrier *c, const char *path, const char *key,
                                            const char *idem, const char *body)
@@ -652,6 +654,13 @@ static struct harness_response *retry_post(struct retrier *c, const char *path, 
 
             c->replayed += replayed != NULL && strcmp(replayed, "true") == 0;
             return r;
+        }
+        if (r->status == 409 && harness_jstr(r->json, "type") != NULL &&
+            strcmp(harness_jstr(r->json, "type"), "/problems/idempotency-pending") == 0) {
+            c->pending++;
+            harness_response_free(r);
+            harness_sleep_ms(100);
+            continue;
         }
         if (r->status != 0 && r->status != 503) {
             c->other++;
@@ -782,10 +791,12 @@ static void test_faults__daemon_sigkill_retries_take_effect_once(void **state)
     static struct retrier clients[CLIENTS];
     static char ids[CLIENTS * OPS][72];
     static struct retry_run run;
-    struct harness *h = harness_start();
+    /* A request the kill cut short leaves its Idempotency-Key pending: 2 s, not the default 10. */
+    struct harness *h = harness_start_config("{\"limits\": {\"idempotency_pending_seconds\": 2}}");
     pthread_t threads[CLIENTS];
     long long start, killed, ready, moved[NSKUS] = {0}, reserved[NSKUS] = {0};
     int nids = 0, attempts = 0, retried = 0, replayed = 0, other = 0, gave_up = 0, committed = 0;
+    int pending = 0;
 
     (void)state;
     assert_non_null(h);
@@ -818,6 +829,7 @@ static void test_faults__daemon_sigkill_retries_take_effect_once(void **state)
         other += clients[i].other;
         gave_up += clients[i].gave_up;
         committed += clients[i].committed;
+        pending += clients[i].pending;
         for (int s = 0; s < NSKUS; s++) {
             moved[s] += clients[i].moved[s];
             reserved[s] += clients[i].reserved[s];
@@ -831,8 +843,10 @@ static void test_faults__daemon_sigkill_retries_take_effect_once(void **state)
     }
     fprintf(stderr,
             "daemon sigkill: %d ops (%d baskets held and committed), %d requests, %d retried, "
-            "%d answers replayed; killed after %d ops; kill -> ready %lld ms\n",
-            CLIENTS * OPS, committed, attempts, retried, replayed, KILL_AT_ACKED, ready - killed);
+            "%d answers replayed, %d answered 409 idempotency-pending; killed after %d ops; "
+            "kill -> ready %lld ms\n",
+            CLIENTS * OPS, committed, attempts, retried, replayed, pending, KILL_AT_ACKED,
+            ready - killed);
     assert_int_equal(other, 0);
     assert_int_equal(gave_up, 0);
     assert_true(retried > 0); /* the kill did cut some short */

@@ -1,7 +1,8 @@
 /*
  * test_idempotency.c - POST with Idempotency-Key: a retry returns the first
  * response and does nothing else; the same key with another body is 422; an
- * invalid key is 400.
+ * invalid key is 400; a key whose first request ended in a 5xx is 409 for
+ * limits.idempotency_pending_seconds, then runs again.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/crc16.h"
 #include "tests/harness/harness.h"
 
 #define ADMIN (h->keys[HARNESS_ADMIN])
@@ -21,7 +23,7 @@ static const char receipt5[] =
 
 static int group_setup(void **state)
 {
-    struct harness *h = harness_start();
+    struct harness *h = harness_start_config("{\"limits\": {\"idempotency_pending_seconds\": 1}}");
 
     *state = h;
     if (h == NULL) {
@@ -206,6 +208,60 @@ static void test_idempotency__invalid_key_is_400(void **state)
     harness_response_free(r);
 }
 
+/*
+ * A request that ended in a 5xx keeps its key pending (what it did is not
+ * known): a retry is 409 idempotency-pending with Retry-After and changes
+ * nothing; once limits.idempotency_pending_seconds (1 s here) have passed, the
+ * retry runs, and takes effect once.
+ */
+static void test_idempotency__a_key_left_pending_by_a_5xx_runs_again_later(void **state)
+{
+    static const char hold2[] =
+        "{\"channel\": \"web\", \"lines\": [{\"sku\": \"MUG-01\", \"quantity\": 2}]}";
+    struct harness *h = *state;
+    struct harness_response *r;
+    char before[41], field[160], level[80], id[80];
+    redisReply *rep;
+    long long on_hand = wh_on_hand(h);
+
+    /* A level Redis cannot read makes the hold script fail: 503, the key left pending. */
+    snprintf(field, sizeof(field), "{p%02u}:sku:MUG-01", partition_of("MUG-01", 16));
+    rep = harness_redis_command(&h->redis, "HGET %s wh-1", field);
+    assert_non_null(rep);
+    assert_int_equal(rep->type, REDIS_REPLY_STRING);
+    snprintf(level, sizeof(level), "%s", rep->str);
+    freeReplyObject(rep);
+    freeReplyObject(harness_redis_command(&h->redis, "HSET %s wh-1 not-a-level", field));
+    r = post_with_key(h, "/v1/reservations", "pending-1", hold2);
+    harness_assert_problem(r, 503, "unavailable", NULL);
+    harness_response_free(r);
+
+    /* At once: 409, Retry-After, nothing done. */
+    freeReplyObject(harness_redis_command(&h->redis, "HSET %s wh-1 %s", field, level));
+    assert_int_equal(harness_redis_digest(&h->redis, before), 0);
+    r = post_with_key(h, "/v1/reservations", "pending-1", hold2);
+    harness_assert_problem(r, 409, "idempotency-pending", "Idempotency-Key");
+    assert_non_null(harness_header(r, "Retry-After"));
+    harness_response_free(r);
+    harness_assert_unchanged(h, before);
+
+    /* After the pending second: it runs, once; a retry then replays it. */
+    harness_sleep_ms(1200);
+    r = post_with_key(h, "/v1/reservations", "pending-1", hold2);
+    harness_assert_status(r, 201);
+    snprintf(id, sizeof(id), "%s", harness_jstr(r->json, "id"));
+    harness_response_free(r);
+    r = post_with_key(h, "/v1/reservations", "pending-1", hold2);
+    harness_assert_status(r, 201);
+    harness_assert_jstr(r, "id", id);
+    assert_non_null(harness_header(r, "Idempotent-Replayed"));
+    harness_response_free(r);
+    assert_int_equal(wh_on_hand(h), on_hand);
+    r = harness_get(h, ADMIN, "/v1/stock/MUG-01");
+    harness_assert_jint(r, "locations/0/reserved", 2);
+    harness_response_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +271,7 @@ int main(void)
         cmocka_unit_test(test_idempotency__refusal_is_replayed_too),
         cmocka_unit_test(test_idempotency__batch_replayed_whole),
         cmocka_unit_test(test_idempotency__invalid_key_is_400),
+        cmocka_unit_test(test_idempotency__a_key_left_pending_by_a_5xx_runs_again_later),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
