@@ -74,7 +74,8 @@ static const char idem_lua[] = "local v = redis.call('GET', KEYS[1])\n"
                                "  return {'new'}\n"
                                "end\n"
                                "if string.sub(v, 1, 64) ~= ARGV[1] then return {'mismatch'} end\n"
-                               "if #v == 64 then return {'pending'} end\n"
+                               "if #v == 64 then return {'pending', redis.call('TTL', KEYS[1])} "
+                               "end\n"
                                "return {'replay', string.sub(v, 65)}\n";
 
 static uint64_t now_ns(void)
@@ -647,7 +648,12 @@ static void idem_begun(redisReply *reply, const char *err, void *arg)
         /* The first request with this key is running, or ended in a 5xx within the pending
          * window (what it did is not known): a retry after the window runs again, and every
          * write is keyed in Redis so that it takes effect once. */
-        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Retry-After", "1");
+        char after[24];
+        long long ttl = reply->elements == 2 && reply->element[1]->type == REDIS_REPLY_INTEGER
+                            ? reply->element[1]->integer
+                            : 1;
+        snprintf(after, sizeof(after), "%lld", ttl < 1 ? 1 : ttl);
+        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Retry-After", after);
         request_reply_problem(r, PROBLEM_IDEMPOTENCY_PENDING, "Idempotency-Key", NULL,
                               "the first request with this Idempotency-Key is still running; "
                               "retry shortly");

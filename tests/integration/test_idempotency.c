@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/crc16.h"
@@ -23,7 +24,7 @@ static const char receipt5[] =
 
 static int group_setup(void **state)
 {
-    struct harness *h = harness_start_config("{\"limits\": {\"idempotency_pending_seconds\": 1}}");
+    struct harness *h = harness_start_config("{\"limits\": {\"idempotency_pending_seconds\": 2}}");
 
     *state = h;
     if (h == NULL) {
@@ -211,7 +212,7 @@ static void test_idempotency__invalid_key_is_400(void **state)
 /*
  * A request that ended in a 5xx keeps its key pending (what it did is not
  * known): a retry is 409 idempotency-pending with Retry-After and changes
- * nothing; once limits.idempotency_pending_seconds (1 s here) have passed, the
+ * nothing; once limits.idempotency_pending_seconds (2 s here) have passed, the
  * retry runs, and takes effect once.
  */
 static void test_idempotency__a_key_left_pending_by_a_5xx_runs_again_later(void **state)
@@ -242,11 +243,14 @@ static void test_idempotency__a_key_left_pending_by_a_5xx_runs_again_later(void 
     r = post_with_key(h, "/v1/reservations", "pending-1", hold2);
     harness_assert_problem(r, 409, "idempotency-pending", "Idempotency-Key");
     assert_non_null(harness_header(r, "Retry-After"));
+    /* what is left of the 2 s */
+    assert_true(atoi(harness_header(r, "Retry-After")) >= 1 &&
+                atoi(harness_header(r, "Retry-After")) <= 2);
     harness_response_free(r);
     harness_assert_unchanged(h, before);
 
-    /* After the pending second: it runs, once; a retry then replays it. */
-    harness_sleep_ms(1200);
+    /* After the pending seconds: it runs, once; a retry then replays it. */
+    harness_sleep_ms(2200);
     r = post_with_key(h, "/v1/reservations", "pending-1", hold2);
     harness_assert_status(r, 201);
     snprintf(id, sizeof(id), "%s", harness_jstr(r->json, "id"));
