@@ -90,6 +90,7 @@ static void config_defaults(struct config *cfg)
     cfg->min_co_orders = 3;
     cfg->min_llr = 10.83;
     cfg->claim_after_ms = 60000;
+    cfg->answer_cache_ms = 1000;
     cfg->low_stock = 5;
     cfg->request_timeout_secs = 30;
     cfg->request_deadline_secs = 60;
@@ -243,20 +244,25 @@ static int load_reservations(struct config *cfg, json_t *obj, char *err, size_t 
 static int load_recommendations(struct config *cfg, json_t *obj, char *err, size_t errlen)
 {
     json_int_t items = cfg->max_items, co = cfg->min_co_orders, claim = cfg->claim_after_ms;
+    json_int_t kept = cfg->answer_cache_ms;
     double ratio = cfg->max_price_ratio, llr = cfg->min_llr;
     json_t *sens = NULL, *v;
     size_t i;
 
-    if (json_unpack(obj, "{s?I, s?F, s?I, s?F, s?o, s?I !}", "max_items", &items, "max_price_ratio",
-                    &ratio, "min_co_orders", &co, "min_llr", &llr, "sensitive_categories", &sens,
-                    "claim_after_ms", &claim) != 0)
+    if (json_unpack(obj, "{s?I, s?F, s?I, s?F, s?o, s?I, s?I !}", "max_items", &items,
+                    "max_price_ratio", &ratio, "min_co_orders", &co, "min_llr", &llr,
+                    "sensitive_categories", &sens, "claim_after_ms", &claim, "answer_cache_ms",
+                    &kept) != 0)
         return fail(err, errlen,
                     "config: recommendations takes max_items, max_price_ratio, "
-                    "min_co_orders, min_llr, claim_after_ms and sensitive_categories only, as "
-                    "numbers and an array");
+                    "min_co_orders, min_llr, claim_after_ms, answer_cache_ms and "
+                    "sensitive_categories only, as numbers and an array");
     if (claim < 100 || claim > 86400000)
         return fail(err, errlen, "config: recommendations.claim_after_ms must be 100..86400000");
+    if (kept < 0 || kept > 60000)
+        return fail(err, errlen, "config: recommendations.answer_cache_ms must be 0..60000");
     cfg->claim_after_ms = claim;
+    cfg->answer_cache_ms = kept;
     if (items < 0 || items > 10)
         return fail(err, errlen, "config: recommendations.max_items must be 0..10");
     if (!(ratio > 0.0 && ratio <= 10.0))

@@ -337,6 +337,12 @@ void rcache_put(struct rcache *rc, const char *key, const redisReply *reply, str
     rc->stats.stores++;
 }
 
+int rcache_ticket_holds(const struct rcache *rc, const char *key, struct rcache_ticket t)
+{
+    return rc->live && t.generation == rc->generation &&
+           t.epoch == rc->epochs[tag_bucket(key, strlen(key))];
+}
+
 void rcache_changed(struct rcache *rc, const char *key, size_t len)
 {
     struct rentry *e;

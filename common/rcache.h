@@ -72,6 +72,13 @@ struct rcache_ticket rcache_ticket(const struct rcache *rc, const char *key);
 void rcache_put(struct rcache *rc, const char *key, const struct redisReply *reply,
                 struct rcache_ticket t, long long now_ms);
 
+/*
+ * rcache_ticket_holds - whether @t, taken for @key, would still let an answer
+ * be kept: the cache live, no clearing, and no change to a key of @key's hash
+ * tag since. What was read after taking it is still what Redis holds.
+ */
+int rcache_ticket_holds(const struct rcache *rc, const char *key, struct rcache_ticket t);
+
 /* rcache_changed - Redis says @key (@len bytes) changed: drop its copy, void the tickets of its
  * hash tag. */
 void rcache_changed(struct rcache *rc, const char *key, size_t len);

@@ -98,6 +98,7 @@ struct redis_script {
     const char *name;
     const char *source;
     char sha[41];
+    int reads_only; /* rclient_script_reads_only: its keys are not forgotten */
 };
 
 struct rclient {
@@ -1235,6 +1236,12 @@ int rclient_add_script(struct rclient *c, const char *name, const char *source)
     return (int)c->nscripts++;
 }
 
+void rclient_script_reads_only(struct rclient *c, size_t script)
+{
+    if (script < c->nscripts)
+        c->scripts[script].reads_only = 1;
+}
+
 void rclient_start(struct rclient *c)
 {
     if (c->cluster)
@@ -1385,7 +1392,7 @@ int rclient_eval(struct rclient *c, rclient_cb *cb, void *arg, size_t script, in
     }
     if ((n = route(c, nargs + 3, argv, alens)) == NULL || (cmd = rcmd_new(c, cb, arg)) == NULL)
         goto out;
-    cmd->eval = 1;
+    cmd->eval = !c->scripts[script].reads_only;
     if (send_argv(c, n, cmd, nargs + 3, argv, alens, 1) != 0) {
         rcmd_free(cmd);
         goto out;
@@ -1405,29 +1412,31 @@ static int str_cmp(const void *a, const void *b)
 }
 
 int rclient_cache_enable(struct rclient *c, size_t max_entries, long long max_age_ms,
-                         const char *const *prefixes, size_t nprefixes)
+                         const char *const *kept, size_t nkept, const char *const *watched,
+                         size_t nwatched)
 {
     static const char *head[] = {"CLIENT", "TRACKING", "ON", "REDIRECT", "", "BCAST"};
-    size_t argc = 6 + 2 * nprefixes;
+    size_t argc = 6 + 2 * (nkept + nwatched);
 
-    if (c->cache != NULL || nprefixes == 0 ||
+    if (c->cache != NULL || nkept == 0 ||
         (c->tracking_argv = calloc(argc, sizeof(*c->tracking_argv))) == NULL)
         return -1;
     memcpy(c->tracking_argv, head, sizeof(head));
     c->tracking_argc = 6;
-    for (size_t i = 0; i < nprefixes; i++) {
-        char *copy = strdup(prefixes[i]);
+    for (size_t i = 0; i < nkept + nwatched; i++) {
+        char *copy = strdup(i < nkept ? kept[i] : watched[i - nkept]);
         if (copy == NULL)
             return -1;
         c->tracking_argv[c->tracking_argc++] = "PREFIX";
         c->tracking_argv[c->tracking_argc++] = copy;
     }
-    if ((c->prefixes = calloc(nprefixes, sizeof(*c->prefixes))) == NULL)
+    /* The kept prefixes, sorted: a script's answer drops its keys of those (forget_keys). */
+    if ((c->prefixes = calloc(nkept, sizeof(*c->prefixes))) == NULL)
         return -1;
-    for (size_t i = 0; i < nprefixes; i++)
+    for (size_t i = 0; i < nkept; i++)
         c->prefixes[i] = c->tracking_argv[7 + 2 * i];
-    c->nprefixes = nprefixes;
-    qsort(c->prefixes, nprefixes, sizeof(*c->prefixes), str_cmp);
+    c->nprefixes = nkept;
+    qsort(c->prefixes, nkept, sizeof(*c->prefixes), str_cmp);
     c->cache = rcache_new(max_entries, max_age_ms);
     return c->cache != NULL ? 0 : -1;
 }

@@ -95,6 +95,10 @@ struct rclient *rclient_new(struct event_base *base, const struct redis_addr *ad
  */
 int rclient_add_script(struct rclient *c, const char *name, const char *source);
 
+/* rclient_script_reads_only - mark @script as changing nothing: its answers do not drop the
+ * read cache's copies of the keys it declares (see rclient_cache_enable). */
+void rclient_script_reads_only(struct rclient *c, size_t script);
+
 /* rclient_start - begin connecting. */
 void rclient_start(struct rclient *c);
 
@@ -148,17 +152,23 @@ int rclient_eval(struct rclient *c, rclient_cb *cb, void *arg, size_t script, in
 
 /*
  * rclient_cache_enable - keep a read cache (common/rcache.h) of up to
- * @max_entries copies, none older than @max_age_ms (0: no limit), for keys
- * that start with one of @prefixes (copied). Each master gets a second
- * connection, the watch, that turns on CLIENT TRACKING in broadcast mode for
- * those prefixes with its news sent to itself, and subscribes to it: Redis
- * names every key of those prefixes that changes, whoever changed it. The
- * cache is live while every slot's master has its watch; otherwise every
- * copy is dropped and reads go to Redis. Call before rclient_start.
+ * @max_entries copies, none older than @max_age_ms (0: no limit), of keys
+ * that start with one of @kept (@nkept prefixes, copied), and hear of changes
+ * to those and to the keys that start with one of @watched (copied; their
+ * changes void the cache's tickets, rcache_ticket_holds, but nothing of them
+ * is kept). Each master gets a second connection, the watch, that turns on
+ * CLIENT TRACKING in broadcast mode for all those prefixes with its news sent
+ * to itself, and subscribes to it: Redis names every such key that changes,
+ * whoever changed it. A script run through this client drops the copies of
+ * the kept keys it declares as soon as it answers; other changes, watched
+ * keys' included, are known when Redis's message comes. The cache is live
+ * while every slot's master has its watch; otherwise every copy is dropped
+ * and reads go to Redis. Prefixes must not overlap. Call before rclient_start.
  * @return 0, or -1 (out of memory, or already on).
  */
 int rclient_cache_enable(struct rclient *c, size_t max_entries, long long max_age_ms,
-                         const char *const *prefixes, size_t nprefixes);
+                         const char *const *kept, size_t nkept, const char *const *watched,
+                         size_t nwatched);
 
 /* rclient_cache - the read cache: borrowed, NULL when not enabled. */
 struct rcache *rclient_cache(const struct rclient *c);

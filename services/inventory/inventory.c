@@ -39,23 +39,35 @@ void inventory_free(struct inventory *inv)
     free(inv);
 }
 
-int inventory_cache_enable(const struct config *cfg, struct rclient *redis)
+int inventory_cache_enable(const struct config *cfg, struct rclient *redis, const char *const *more,
+                           size_t nmore)
 {
-    static const char *const kinds[] = {"sku", "prod"};
-    size_t n = 2 * cfg->partitions;
-    char(*prefixes)[32] = calloc(n, sizeof(*prefixes));
-    const char **argv = calloc(n, sizeof(*argv));
+    /* Kept: each partition's stock hashes and products, and @more. Watched: each partition's
+     * location rules (answers made from them are kept, see rec_http.c; the expiry sweep's
+     * scripts declare them every 200 ms). */
+    size_t parts = cfg->partitions, nkept = 2 * parts + nmore, nwatched = parts;
+    char(*prefixes)[32] = calloc(3 * parts, sizeof(*prefixes));
+    const char **kept = calloc(nkept, sizeof(*kept)),
+               **watched = calloc(nwatched, sizeof(*watched));
     int rc = -1;
 
-    if (prefixes == NULL || argv == NULL)
+    if (prefixes == NULL || kept == NULL || watched == NULL)
         goto out;
-    for (size_t i = 0; i < n; i++) {
-        stock_key_part((unsigned)(i / 2), kinds[i % 2], "", prefixes[i], sizeof(prefixes[i]));
-        argv[i] = prefixes[i];
+    for (unsigned p = 0; p < parts; p++) {
+        stock_key_part(p, "sku", "", prefixes[2 * p], sizeof(prefixes[0]));
+        stock_key_part(p, "prod", "", prefixes[2 * p + 1], sizeof(prefixes[0]));
+        stock_key_part(p, "locs", NULL, prefixes[2 * parts + p], sizeof(prefixes[0]));
+        kept[2 * p] = prefixes[2 * p];
+        kept[2 * p + 1] = prefixes[2 * p + 1];
+        watched[p] = prefixes[2 * parts + p];
     }
-    rc = rclient_cache_enable(redis, cfg->read_cache_entries, cfg->read_cache_max_age_ms, argv, n);
+    for (size_t i = 0; i < nmore; i++)
+        kept[2 * parts + i] = more[i];
+    rc = rclient_cache_enable(redis, cfg->read_cache_entries, cfg->read_cache_max_age_ms, kept,
+                              nkept, watched, nwatched);
 out:
     free(prefixes);
-    free(argv);
+    free(kept);
+    free(watched);
     return rc;
 }

@@ -101,6 +101,11 @@ static void key_add(char *buf, size_t buflen, size_t *at, const char *s)
     buf[*at] = '\0';
 }
 
+unsigned long stock_rules_generation(void)
+{
+    return rules_generation;
+}
+
 /* As snprintf("{p%02u}:%s[:%s]") would, without its cost: every request makes several keys. */
 void stock_key_part(unsigned part, const char *kind, const char *sku, char *buf, size_t buflen)
 {

@@ -56,6 +56,10 @@ int stock_store_init(struct stock_store *st, const struct config *cfg, struct rc
 /* stock_store_release - free what the store keeps. */
 void stock_store_release(struct stock_store *st);
 
+/* stock_rules_generation - moves whenever this process's kept location rules are dropped (a
+ * PUT /v1/locations through it). */
+unsigned long stock_rules_generation(void);
+
 /* stock_key - "{pNN}:<kind>:<sku>" (or "{pNN}:<kind>" when @sku is NULL) for @sku's partition. */
 void stock_key(const struct stock_store *st, const char *kind, const char *sku, char *buf,
                size_t buflen);

@@ -266,7 +266,8 @@ static int redis_connect(struct daemon *d, char *err, size_t errlen)
     }
     d->redis = rclient_new(d->base, &addr, d->cfg.redis_timeout_ms);
     if (d->redis == NULL ||
-        (d->cfg.read_cache_entries > 0 && inventory_cache_enable(&d->cfg, d->redis) != 0)) {
+        (d->cfg.read_cache_entries > 0 &&
+         inventory_cache_enable(&d->cfg, d->redis, recommend_watched, recommend_nwatched) != 0)) {
         snprintf(err, errlen, "out of memory");
         return 1;
     }

@@ -13,7 +13,9 @@
 
 #include "common/config.h"
 #include "common/http.h"
+#include "common/crc16.h"
 #include "common/metrics.h"
+#include "common/rcache.h"
 #include "common/redis.h"
 #include "proto/recommend.h"
 #include "services/recommend/rec_logic.h"
@@ -32,6 +34,14 @@ static long long wall_ms(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -126,6 +136,13 @@ struct rec_op {
     struct rec_candidate *check; /* the strong candidates being read */
     size_t ncheck;
     char (*check_skus)[PROTO_ID_SIZE];
+
+    /* An anonymous answer, kept for the next one (see "Anonymous answers, kept") */
+    char cache_key[3 * PROTO_ID_SIZE];
+    struct rcache_ticket *tickets;     /* one per partition, taken before anything was read */
+    struct rcache_ticket model_ticket; /* the same for the model's counts ({rec}:n) */
+    unsigned long rules_generation;
+    char *audit_text; /* the audit entry the answer wrote, written again when it is reused */
 };
 
 static void rec_op_free(void *p)
@@ -137,6 +154,8 @@ static void rec_op_free(void *p)
     stock_snapshot_free(op->primary);
     free(op->check);
     free(op->check_skus);
+    free(op->tickets);
+    free(op->audit_text);
     free(op);
 }
 
@@ -169,11 +188,178 @@ static json_t *answer_new(const struct rec_op *op, int resolved, const char *how
                      policy_json(&op->policy));
 }
 
+/* ---- Anonymous answers, kept ----
+ *
+ * An answer that names no customer, session, reservation or basket depends on
+ * the model's counts, the location rules, and the stock and products of the
+ * primary and its strong candidates. It is kept for at most
+ * recommendations.answer_cache_ms and given again while none of those changed.
+ * The read cache hears of every change to them (stock hashes, products, the
+ * rules of each partition, and {rec}:n, which every order learnt changes): the
+ * answer holds the read cache's tickets (rcache.h) of the partitions it read
+ * and of {rec}, taken before anything was read, and is given again only while
+ * they all still hold; a PUT /v1/locations through this daemon also moves the
+ * rules' generation. Kept: the body, the outcome, the audit entry (written
+ * again for each answer given: it is what the customer was shown), the rules'
+ * generation, then per partition read and for {rec}: "{pNN}" or "{rec}", the
+ * ticket's generation and epoch.
+ */
+
+static struct rcache *read_cache_of(const struct request *r)
+{
+    return rclient_cache(request_redis(r));
+}
+
+/* Whether @op's answer may be kept and given again, and its key into @op->cache_key. */
+static int answer_keepable(struct rec_op *op)
+{
+    const struct rec_query *q = &op->q;
+
+    if (store_of(op->r)->answers == NULL || read_cache_of(op->r) == NULL ||
+        !rcache_live(read_cache_of(op->r)) || q->customer[0] || q->session[0] ||
+        q->reservation[0] || q->nbasket > 0)
+        return 0;
+    snprintf(op->cache_key, sizeof(op->cache_key), "%s|%s|%s", proto_channel_name(q->channel),
+             q->location, q->sku);
+    return 1;
+}
+
+/* The kept answer for @op, if it still holds: given, counted and audited. @return 1 if so. */
+static int answer_reused(struct rec_op *op)
+{
+    struct rcache *reads = read_cache_of(op->r);
+    const redisReply *e = rcache_get(store_of(op->r)->answers, op->cache_key, mono_ms());
+
+    if (e == NULL || e->elements < 4 || (e->elements - 4) % 3 != 0 ||
+        strtoul(e->element[3]->str, NULL, 10) != stock_rules_generation())
+        return 0;
+    for (size_t i = 4; i < e->elements; i += 3) {
+        struct rcache_ticket t = {strtoul(e->element[i + 1]->str, NULL, 10),
+                                  strtoul(e->element[i + 2]->str, NULL, 10)};
+        if (!rcache_ticket_holds(reads, e->element[i]->str, t))
+            return 0;
+    }
+    count(op->r, "omnistock_recommendations_total", "Recommendation answers by outcome.", "outcome",
+          e->element[1]->str);
+    metrics_counter_add(request_metrics(op->r), "omnistock_recommendations_reused_total",
+                        "Anonymous recommendation answers given again, unchanged.", NULL, 1);
+    if (e->element[2]->len > 0)
+        rec_audit(store_of(op->r), &op->q, e->element[2]->str);
+    request_reply_stored(op->r, 200, e->element[0]->str, e->element[0]->len, 0);
+    return 1;
+}
+
+/* Take a ticket for every partition before the answer's first read. @return 0 or -1. */
+static int answer_tickets(struct rec_op *op)
+{
+    unsigned n = request_config(op->r)->partitions;
+    char key[16];
+
+    op->tickets = calloc(n, sizeof(*op->tickets));
+    if (op->tickets == NULL)
+        return -1;
+    for (unsigned p = 0; p < n; p++) {
+        snprintf(key, sizeof(key), "{p%02u}", p);
+        op->tickets[p] = rcache_ticket(read_cache_of(op->r), key);
+    }
+    op->model_ticket = rcache_ticket(read_cache_of(op->r), "{rec}");
+    op->rules_generation = stock_rules_generation();
+    return 0;
+}
+
+/* Keep @text, @op's answer, with the tickets of the partitions it read, if they all hold. */
+static void answer_keep(struct rec_op *op, const char *text, const char *outcome)
+{
+    unsigned n = request_config(op->r)->partitions, used = 0;
+    unsigned char *part = calloc(n, 1);
+    char(*nums)[24] = NULL, (*keys)[16] = NULL;
+    redisReply *elems = NULL, **ptrs = NULL, top;
+    size_t k = 0;
+
+    if (part == NULL)
+        goto out;
+    part[partition_of(op->q.sku, n)] = 1;
+    for (size_t i = 0; i < op->ncheck; i++)
+        part[partition_of(op->check_skus[i], n)] = 1;
+    for (unsigned p = 0; p < n; p++)
+        used += part[p];
+    nums = calloc(2 * used + 3, sizeof(*nums));
+    keys = calloc(used, sizeof(*keys));
+    elems = calloc(7 + 3 * used, sizeof(*elems));
+    ptrs = calloc(7 + 3 * used, sizeof(*ptrs));
+    if (nums == NULL || keys == NULL || elems == NULL || ptrs == NULL)
+        goto out;
+    snprintf(nums[0], sizeof(nums[0]), "%lu", op->rules_generation);
+    {
+        const char *head[] = {text, outcome, op->audit_text ? op->audit_text : "", nums[0]};
+        for (; k < 4; k++) {
+            elems[k].str = (char *)head[k];
+            elems[k].len = strlen(head[k]);
+        }
+    }
+    for (unsigned p = 0, u = 0; p < n; p++) {
+        if (!part[p])
+            continue;
+        snprintf(keys[u], sizeof(keys[u]), "{p%02u}", p);
+        if (!rcache_ticket_holds(read_cache_of(op->r), keys[u], op->tickets[p]))
+            goto out; /* a change came in while it was made: not for keeping */
+        snprintf(nums[1 + 2 * u], sizeof(nums[0]), "%lu", op->tickets[p].generation);
+        snprintf(nums[2 + 2 * u], sizeof(nums[0]), "%lu", op->tickets[p].epoch);
+        elems[k].str = keys[u];
+        elems[k++].len = strlen(keys[u]);
+        elems[k].str = nums[1 + 2 * u];
+        elems[k++].len = strlen(nums[1 + 2 * u]);
+        elems[k].str = nums[2 + 2 * u];
+        elems[k++].len = strlen(nums[2 + 2 * u]);
+        u++;
+    }
+    if (!rcache_ticket_holds(read_cache_of(op->r), "{rec}", op->model_ticket))
+        goto out; /* an order was learnt meanwhile */
+    snprintf(nums[1 + 2 * used], sizeof(nums[0]), "%lu", op->model_ticket.generation);
+    snprintf(nums[2 + 2 * used], sizeof(nums[0]), "%lu", op->model_ticket.epoch);
+    elems[k].str = "{rec}";
+    elems[k++].len = 5;
+    elems[k].str = nums[1 + 2 * used];
+    elems[k++].len = strlen(nums[1 + 2 * used]);
+    elems[k].str = nums[2 + 2 * used];
+    elems[k++].len = strlen(nums[2 + 2 * used]);
+    memset(&top, 0, sizeof(top));
+    top.type = REDIS_REPLY_ARRAY;
+    top.elements = k;
+    top.element = ptrs;
+    for (size_t i = 0; i < k; i++) {
+        elems[i].type = REDIS_REPLY_STRING;
+        ptrs[i] = &elems[i];
+    }
+    rcache_put(store_of(op->r)->answers, op->cache_key, &top,
+               rcache_ticket(store_of(op->r)->answers, op->cache_key), mono_ms());
+out:
+    free(part);
+    free(nums);
+    free(keys);
+    free(elems);
+    free(ptrs);
+}
+
 static void answer(struct rec_op *op, json_t *body, const char *outcome)
 {
+    char *text;
+
     count(op->r, "omnistock_recommendations_total", "Recommendation answers by outcome.", "outcome",
           outcome);
-    request_reply_json(op->r, 200, body);
+    if (op->tickets == NULL) {
+        request_reply_json(op->r, 200, body);
+        return;
+    }
+    text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    json_decref(body);
+    if (text == NULL) {
+        request_reply_problem(op->r, PROBLEM_INTERNAL, NULL, NULL, "out of memory");
+        return;
+    }
+    answer_keep(op, text, outcome);
+    request_reply_stored(op->r, 200, text, strlen(text), 0);
+    free(text);
 }
 
 static int is_bought(const struct rec_model *m, const char *sku)
@@ -257,7 +443,7 @@ static void candidates_read(struct stock_snapshot *snap, const char *err, void *
         audit_text = json_dumps(audit, JSON_COMPACT | JSON_REAL_PRECISION(10));
         if (audit_text != NULL)
             rec_audit(store_of(op->r), &op->q, audit_text);
-        free(audit_text);
+        op->audit_text = audit_text; /* kept with the answer */
     }
     json_decref(audit);
     stock_snapshot_free(snap);
@@ -418,6 +604,14 @@ static void recommendations_get(struct request *r)
     op->policy.sensitive = (const char(*)[PROTO_ID_SIZE])cfg->sensitive_categories;
     op->policy.nsensitive = cfg->nsensitive;
     today(op->day);
+    if (answer_keepable(op)) {
+        if (answer_reused(op))
+            return;
+        if (answer_tickets(op) != 0) {
+            request_reply_problem(r, PROBLEM_INTERNAL, NULL, NULL, "out of memory");
+            return;
+        }
+    }
     /* Three reads at once; one extra count while sending, so none finishes early. */
     op->pending = 1;
     if (rec_model_read(rs, &op->q, op->day, model_read, op) == 0)

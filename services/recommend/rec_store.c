@@ -14,6 +14,7 @@
 #include "common/config.h"
 #include "common/crc16.h"
 #include "common/log.h"
+#include "common/rcache.h"
 #include "common/redis.h"
 #include "services/recommend/rec_store.h"
 
@@ -933,6 +934,8 @@ int rec_store_init(struct rec_store *rs, const struct config *cfg, struct rclien
     rs->script_erase = rclient_add_script(redis, "erase", erase_lua);
     rs->script_erase_orders = rclient_add_script(redis, "erase_orders", erase_orders_lua);
     rs->script_erase_resv = rclient_add_script(redis, "erase_resv", erase_resv_lua);
+    if (rs->script_read >= 0)
+        rclient_script_reads_only(redis, (size_t)rs->script_read);
     if (rs->script_learn < 0 || rs->script_read < 0 || rs->script_feedback < 0 ||
         rs->script_prefs < 0 || rs->script_erase < 0 || rs->script_erase_orders < 0 ||
         rs->script_erase_resv < 0)
@@ -943,7 +946,14 @@ int rec_store_init(struct rec_store *rs, const struct config *cfg, struct rclien
     rs->busy = calloc(cfg->partitions, 1);
     rs->backlog = malloc(cfg->partitions);
     rs->tick = event_new(base, -1, EV_PERSIST, on_tick, rs);
-    if (rs->busy == NULL || rs->backlog == NULL || rs->tick == NULL) {
+    /* Anonymous answers are kept only where the stock they read is kept exact (rcache.h). */
+    if (cfg->answer_cache_ms > 0 && cfg->read_cache_entries > 0) {
+        rs->answers = rcache_new(REC_ANSWERS_KEPT, cfg->answer_cache_ms);
+        if (rs->answers != NULL)
+            rcache_set_live(rs->answers, 1);
+    }
+    if (rs->busy == NULL || rs->backlog == NULL || rs->tick == NULL ||
+        (cfg->answer_cache_ms > 0 && cfg->read_cache_entries > 0 && rs->answers == NULL)) {
         rec_store_release(rs);
         return -1;
     }
@@ -966,4 +976,6 @@ void rec_store_release(struct rec_store *rs)
     free(rs->busy);
     free(rs->backlog);
     rs->busy = rs->backlog = NULL;
+    rcache_free(rs->answers);
+    rs->answers = NULL;
 }

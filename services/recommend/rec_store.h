@@ -38,11 +38,16 @@ struct event_base;
 #define REC_CANDIDATES   1000 /* candidates read per primary, most orders together first */
 #define REC_AUDIT_DAYS   30   /* audit entries are kept this long */
 #define REC_DISMISS_KEEP (2 * 24 * 3600)
+#define REC_ANSWERS_KEPT                                                                           \
+    10000 /* anonymous answers kept at once (recommendations.answer_cache_ms) */
+
+struct rcache;
 
 struct rec_store {
     const struct config *cfg;
     struct rclient *redis;
     struct stock_store stock; /* products and levels */
+    struct rcache *answers;   /* anonymous answers (rec_http.c); NULL when not kept */
     int script_learn, script_read, script_feedback, script_prefs, script_erase;
     int script_erase_orders, script_erase_resv;
 

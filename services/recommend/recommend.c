@@ -7,6 +7,9 @@
 #include "services/recommend/recommend.h"
 #include "services/recommend/recommend_internal.h"
 
+const char *const recommend_watched[] = {"{rec}:n"};
+const size_t recommend_nwatched = sizeof(recommend_watched) / sizeof(recommend_watched[0]);
+
 struct recommend *recommend_new(const struct config *cfg, struct event_base *base,
                                 struct rclient *redis, struct http_server *srv)
 {

@@ -5,6 +5,8 @@
 #ifndef RECOMMEND_RECOMMEND_H
 #define RECOMMEND_RECOMMEND_H
 
+#include <stddef.h>
+
 struct config;
 struct event_base;
 struct http_server;
@@ -21,5 +23,10 @@ struct rclient;
 struct recommend *recommend_new(const struct config *cfg, struct event_base *base,
                                 struct rclient *redis, struct http_server *srv);
 void recommend_free(struct recommend *rec);
+
+/* The keys whose changes the recommend module must hear of (see inventory_cache_enable): the
+ * model's counts, which every order learnt changes. */
+extern const char *const recommend_watched[];
+extern const size_t recommend_nwatched;
 
 #endif

@@ -708,6 +708,115 @@ static void test_recommend__same_channel_and_location_only(void **state)
     harness_response_free(r);
 }
 
+/* A sale of @quantity of @sku at wh-1, as the admin. */
+static void sale(struct harness *h, const char *sku, int quantity)
+{
+    char body[256];
+    struct harness_response *r;
+
+    snprintf(body, sizeof(body),
+             "{\"sku\": \"%s\", \"location\": \"wh-1\", \"type\": \"sale\", \"quantity\": %d}", sku,
+             quantity);
+    r = harness_post_json(h, ADMIN, "/v1/movements", body);
+    harness_assert_status(r, 201);
+    harness_response_free(r);
+}
+
+static double reused(struct harness *h)
+{
+    double v = harness_metric(h, "omnistock_recommendations_reused_total");
+
+    return v < 0 ? 0 : v;
+}
+
+/*
+ * Whether asking @query again soon gets the answer given again. Not always
+ * the first time after a change: Redis's news of a change this daemon made
+ * comes after its own answer, and drops what was made in between once more.
+ */
+static int given_again(struct harness *h, const char *query, const char *want)
+{
+    double before = reused(h);
+
+    for (int i = 0; i < 40; i++) {
+        expect_items(h, query, want);
+        if (reused(h) > before)
+            return 1;
+        harness_sleep_ms(5);
+    }
+    return 0;
+}
+
+/*
+ * An answer that names no customer, session, reservation or basket is given
+ * again while nothing it read has changed, and never after: a candidate sold
+ * out, an order learnt, a level changed in Redis by another writer. Answers
+ * for a customer are always made afresh.
+ */
+static void test_recommend__anonymous_answers_reused_until_what_they_read_changes(void **state)
+{
+    struct harness *h = *state;
+    static const struct cand c[] = {
+        {"AC-A", "table", 300, "wh-1", 4, 9},
+        {"AC-B", "table", 300, "wh-1", 10, 6},
+    };
+    struct harness_response *first, *r;
+    double before;
+    char key[96];
+
+    scenario(h, "AC-P", c, 2, 2);
+    first = recommend_ok(h, "sku=AC-P");
+    assert_items(first, "AC-A,AC-B");
+    expect(first, given_again(h, "sku=AC-P", "AC-A,AC-B"));
+    /* Nothing changing now: given again every time, as it was. */
+    before = reused(h);
+    for (int i = 0; i < 5; i++) {
+        r = recommend_ok(h, "sku=AC-P");
+        expect(r, json_equal(r->json, first->json));
+        harness_response_free(r);
+    }
+    expect(first, reused(h) == before + 5);
+
+    /* AC-A sells out: the very next answer knows it. */
+    sale(h, "AC-A", 4);
+    before = reused(h);
+    expect_items(h, "sku=AC-P", "AC-B");
+    expect(first, reused(h) == before);
+    expect(first, given_again(h, "sku=AC-P", "AC-B"));
+
+    /* An order learnt through this daemon: the evidence moves at once. */
+    harness_receipt(h, "AC-A", "wh-1", 4);
+    expect_items(h, "sku=AC-P", "AC-A,AC-B");
+    orders_of(h, "AC-P,AC-A", 1);
+    r = recommend_ok(h, "sku=AC-P");
+    harness_assert_jint(r, "items/0/evidence/together", 10);
+    harness_response_free(r);
+
+    /* A level written straight in Redis, as another daemon would: seen within a moment. */
+    expect(first, given_again(h, "sku=AC-P", "AC-A,AC-B"));
+    snprintf(key, sizeof(key), "{p%02u}:sku:AC-B", partition_of("AC-B", PARTITIONS));
+    freeReplyObject(harness_redis_command(&h->redis, "HSET %s wh-1 0:0:0", key));
+    {
+        long long start = harness_now_ms();
+        int gone = 0;
+        while (!gone && harness_now_ms() - start < 1000) {
+            r = recommend_ok(h, "sku=AC-P");
+            gone = json_array_size(harness_jget(r->json, "items")) == 1;
+            harness_response_free(r);
+            if (!gone)
+                harness_sleep_ms(5);
+        }
+        expect(first, gone);
+    }
+
+    /* For a customer: made afresh every time. */
+    before = reused(h);
+    expect_items(h, "sku=AC-P&customer=cust-ac", "AC-A");
+    expect_items(h, "sku=AC-P&customer=cust-ac", "AC-A");
+    expect(first, reused(h) == before);
+    harness_response_free(first);
+}
+
 static void test_recommend__price_cap(void **state)
 {
     struct harness *h = *state;
@@ -2082,6 +2191,7 @@ int main(void)
         cmocka_unit_test(test_recommend__reservation_resolves_primary),
         cmocka_unit_test(test_recommend__never_the_primarys_category),
         cmocka_unit_test(test_recommend__same_channel_and_location_only),
+        cmocka_unit_test(test_recommend__anonymous_answers_reused_until_what_they_read_changes),
         cmocka_unit_test(test_recommend__price_cap),
         cmocka_unit_test(test_recommend__not_what_is_in_the_basket),
         cmocka_unit_test(test_recommend__bought_excluded_only_with_consent),

@@ -161,6 +161,28 @@ static void test_rcache__a_change_meanwhile_voids_the_ticket(void **state)
     rcache_free(rc);
 }
 
+static void test_rcache__a_ticket_holds_until_its_tag_changes(void **state)
+{
+    struct rcache *rc = rcache_new(16, 0);
+    struct rcache_ticket t;
+
+    (void)state;
+    t = rcache_ticket(rc, "{p01}");
+    assert_false(rcache_ticket_holds(rc, "{p01}", t)); /* not live */
+    rcache_set_live(rc, 1);
+    t = rcache_ticket(rc, "{p01}");
+    assert_true(rcache_ticket_holds(rc, "{p01}", t));
+    assert_true(rcache_ticket_holds(rc, "{p01}:sku:X", t)); /* any key of the tag */
+    rcache_changed(rc, "{p02}:sku:A", strlen("{p02}:sku:A"));
+    assert_true(rcache_ticket_holds(rc, "{p01}", t));
+    rcache_changed(rc, "{p01}:prod:B", strlen("{p01}:prod:B"));
+    assert_false(rcache_ticket_holds(rc, "{p01}", t));
+    t = rcache_ticket(rc, "{rec}");
+    rcache_clear(rc);
+    assert_false(rcache_ticket_holds(rc, "{rec}", t));
+    rcache_free(rc);
+}
+
 static void test_rcache__a_newer_answer_replaces_the_copy(void **state)
 {
     struct rcache *rc = rcache_new(16, 0);
@@ -272,6 +294,7 @@ int main(void)
         cmocka_unit_test(test_rcache__nothing_is_used_or_kept_unless_live),
         cmocka_unit_test(test_rcache__a_change_drops_the_copy),
         cmocka_unit_test(test_rcache__a_change_meanwhile_voids_the_ticket),
+        cmocka_unit_test(test_rcache__a_ticket_holds_until_its_tag_changes),
         cmocka_unit_test(test_rcache__a_newer_answer_replaces_the_copy),
         cmocka_unit_test(test_rcache__copies_age_out),
         cmocka_unit_test(test_rcache__the_oldest_make_room),
