@@ -61,7 +61,7 @@ struct config {
     double max_price_ratio;
     long long min_co_orders;
     double min_llr;
-    long long claim_after_ms; /* orders another daemon read and left this long are taken over */
+    long long claim_after_ms;  /* orders another daemon read and left this long are taken over */
     long long answer_cache_ms; /* anonymous answers kept this long at most; 0: none kept */
     char (*sensitive_categories)[PROTO_ID_SIZE]; /* owned */
     size_t nsensitive;
