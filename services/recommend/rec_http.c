@@ -12,8 +12,8 @@
 #include <hiredis/hiredis.h>
 
 #include "common/config.h"
-#include "common/http.h"
 #include "common/crc16.h"
+#include "common/http.h"
 #include "common/metrics.h"
 #include "common/rcache.h"
 #include "common/redis.h"
