@@ -166,6 +166,39 @@ static void test_crc16__xmodem_check_value(void **state)
     assert_int_equal(crc16("", 0), 0);
 }
 
+/* The definition, a bit at a time: what the table-driven crc16 must agree with. */
+static uint16_t crc16_by_bits(const unsigned char *p, size_t len)
+{
+    uint16_t crc = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        crc ^= (uint16_t)(p[i] << 8);
+        for (int bit = 0; bit < 8; bit++)
+            crc = (uint16_t)(crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1);
+    }
+    return crc;
+}
+
+static void test_crc16__agrees_with_the_bitwise_definition(void **state)
+{
+    unsigned char buf[64];
+    uint32_t x = 12345;
+
+    (void)state;
+    for (int b = 0; b < 256; b++) {
+        buf[0] = (unsigned char)b;
+        assert_int_equal(crc16(buf, 1), crc16_by_bits(buf, 1));
+    }
+    for (int n = 0; n < 2000; n++) {
+        size_t len = (size_t)(n % 64);
+        for (size_t i = 0; i < len; i++) {
+            x = x * 1103515245u + 12345u;
+            buf[i] = (unsigned char)(x >> 16);
+        }
+        assert_int_equal(crc16(buf, len), crc16_by_bits(buf, len));
+    }
+}
+
 static void test_crc16__matches_redis_cluster_slots(void **state)
 {
     (void)state;
@@ -232,6 +265,7 @@ int main(void)
         cmocka_unit_test(test_sha256__hex_is_lower_case),
         cmocka_unit_test(test_sha256__equal_compares_every_byte),
         cmocka_unit_test(test_crc16__xmodem_check_value),
+        cmocka_unit_test(test_crc16__agrees_with_the_bitwise_definition),
         cmocka_unit_test(test_crc16__matches_redis_cluster_slots),
         cmocka_unit_test(test_crc16__key_slot_follows_hash_tags),
         cmocka_unit_test(test_crc16__partition_of),
