@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -32,7 +31,6 @@
 #define CREATE_MS      30000
 #define START_READY_MS 30000
 #define POLL_MS        100 /* between looks at the cluster: each look is 18 commands */
-#define EXIT_POLL_MS   20
 #define LOG_TAIL       2000
 
 /* Given to redis-server after the harness's own arguments (see harness_redis.extra_args). */
@@ -326,54 +324,6 @@ static int node_start(struct harness_cluster *c, int i)
     return -1;
 }
 
-/*
- * spawn_logged - fork and exec @argv with stdout and stderr appended to @log_path.
- * The child dies with the test process (PR_SET_PDEATHSIG). @return its pid, or -1.
- */
-static pid_t spawn_logged(char *const argv[], const char *log_path)
-{
-    pid_t parent = getpid();
-    pid_t pid = fork();
-
-    if (pid < 0) {
-        fprintf(stderr, "harness: fork: %s\n", strerror(errno));
-        return -1;
-    }
-    if (pid == 0) {
-        int out = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent || out < 0 || in < 0) {
-            _exit(127);
-        }
-        dup2(in, 0);
-        dup2(out, 1);
-        dup2(out, 2);
-        execvp(argv[0], argv);
-        fprintf(stderr, "harness: exec %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    return pid;
-}
-
-/* wait_exit - the wait status of @pid within @ms, or -1 after killing it when it takes longer. */
-static int wait_exit(pid_t pid, int ms)
-{
-    long long deadline = harness_now_ms() + ms;
-    int status;
-
-    do {
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-            return status;
-        }
-        harness_sleep_ms(EXIT_POLL_MS);
-    } while (harness_now_ms() < deadline);
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
-}
-
 /* cluster_create - redis-cli --cluster create, its output in c->dir/create.log. @return 0 or -1. */
 static int cluster_create(struct harness_cluster *c)
 {
@@ -395,11 +345,11 @@ static int cluster_create(struct harness_cluster *c)
     argv[n++] = "--cluster-yes";
     argv[n] = NULL;
     snprintf(log_path, sizeof(log_path), "%s/create.log", c->dir);
-    pid = spawn_logged(argv, log_path);
+    pid = harness_spawn(argv, log_path, NULL);
     if (pid < 0) {
         return -1;
     }
-    status = wait_exit(pid, CREATE_MS);
+    status = harness_wait_exit(pid, CREATE_MS);
     if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         fprintf(stderr, "harness: redis-cli --cluster create %s\n",
                 status == -1 ? "did not finish in time" : "failed");

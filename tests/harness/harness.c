@@ -106,12 +106,7 @@ void harness_sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/*
- * spawn - fork and exec @argv with stdout and stderr appended to @log_path
- * (or /dev/null). The child dies with the test process (PR_SET_PDEATHSIG).
- * @env: NULL or a NULL-terminated list of "NAME=value" to set in the child.
- */
-static pid_t spawn(char *const argv[], const char *log_path, char *const env[])
+pid_t harness_spawn(char *const argv[], const char *log_path, char *const env[])
 {
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -121,8 +116,9 @@ static pid_t spawn(char *const argv[], const char *log_path, char *const env[])
         return -1;
     }
     if (pid == 0) {
-        int out = open(log_path ? log_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0600);
-        int in = open("/dev/null", O_RDONLY);
+        int out = open(log_path ? log_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                       0600);
+        int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent || out < 0 || in < 0) {
@@ -151,6 +147,23 @@ static int reap(pid_t pid)
         child_remove(pid);
         return status;
     }
+    return -1;
+}
+
+int harness_wait_exit(pid_t pid, int ms)
+{
+    long long deadline = harness_now_ms() + ms;
+    int status;
+
+    do {
+        if ((status = reap(pid)) != -1) {
+            return status;
+        }
+        harness_sleep_ms(10);
+    } while (harness_now_ms() < deadline);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    child_remove(pid);
     return -1;
 }
 
@@ -367,7 +380,7 @@ static int redis_launch(struct harness_redis *r)
         argv[n++] = (char *)r->extra_args[i];
     }
     argv[n] = NULL;
-    r->pid = spawn(argv, NULL, NULL);
+    r->pid = harness_spawn(argv, NULL, NULL);
     if (r->pid < 0) {
         r->pid = 0;
         return -1;
@@ -656,7 +669,7 @@ static int daemon_launch(struct harness *h)
     snprintf(data_env, sizeof(data_env), "OMNISTOCK_DATA=%s/data", h->dir);
     char *argv[] = {(char *)daemon_path(), "--listen", listen, "--redis", redis_url, "--config",
                     h->config_path,        NULL};
-    h->daemon_pid = spawn(argv, h->log_path, env);
+    h->daemon_pid = harness_spawn(argv, h->log_path, env);
     if (h->daemon_pid < 0) {
         h->daemon_pid = 0;
         return -1;

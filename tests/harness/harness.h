@@ -126,6 +126,18 @@ void harness_sleep_ms(int ms);
 /* harness_free_port - a port the kernel just gave to a socket bound to 127.0.0.1:0. */
 int harness_free_port(void);
 
+/*
+ * harness_spawn - fork and exec @argv with stdout and stderr appended to @log_path
+ * (or /dev/null). The child dies with the test process (PR_SET_PDEATHSIG), and
+ * is killed at exit if still running. @env: NULL or a NULL-terminated list of
+ * "NAME=value" to set in the child. @return its pid, or -1.
+ */
+pid_t harness_spawn(char *const argv[], const char *log_path, char *const env[]);
+
+/* harness_wait_exit - the wait status of @pid (from harness_spawn) within @ms, or -1 after
+ * killing it when it takes longer. */
+int harness_wait_exit(pid_t pid, int ms);
+
 /* harness_remove_tree - remove @dir and all below it, unless OMNISTOCK_KEEP_TMP is set. */
 void harness_remove_tree(const char *dir);
 
