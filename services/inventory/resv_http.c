@@ -186,27 +186,11 @@ static void resv_create_handler(struct request *r)
         request_reply_unavailable(r);
 }
 
-/* A store key sees reservations with stock at its store, and fulfils only its own. */
-static int may_read(json_t *body, void *arg)
+/* A store key sees and releases reservations with stock at its store, and fulfils only its own. */
+static void may_of(const struct request *r, enum resv_may_rule store_rule, struct resv_may *may)
 {
-    struct request *r = arg;
-    int any, all;
-
-    if (r->key->role != ROLE_STORE)
-        return 1;
-    resv_at_location(body, r->key->location, &any, &all);
-    return any;
-}
-
-static int may_fulfil(json_t *body, void *arg)
-{
-    struct request *r = arg;
-    int any, all;
-
-    if (r->key->role != ROLE_STORE)
-        return 1;
-    resv_at_location(body, r->key->location, &any, &all);
-    return all;
+    may->rule = r->key->role == ROLE_STORE ? store_rule : RESV_MAY_ANY;
+    snprintf(may->location, sizeof(may->location), "%s", r->key->location);
 }
 
 static void moved(const struct resv_result *res, void *arg)
@@ -216,33 +200,41 @@ static void moved(const struct resv_result *res, void *arg)
 
 static void resv_get_handler(struct request *r)
 {
+    struct resv_may may;
+
     if (inventory_path_id(r, 0, "id") != 0)
         return;
-    if (resv_get(resv_of(r), r->params[0], may_read, r, moved, r) != 0)
+    may_of(r, RESV_MAY_SOME_HERE, &may);
+    if (resv_get(resv_of(r), r->params[0], &may, moved, r) != 0)
         request_reply_unavailable(r);
 }
 
-static void move(struct request *r, enum resv_status target, long long ttl, resv_may_cb *may)
+static void move(struct request *r, enum resv_status target, long long ttl,
+                 enum resv_may_rule store_rule)
 {
+    struct resv_may may;
+
     if (inventory_path_id(r, 0, "id") != 0)
         return;
-    if (resv_move(resv_of(r), r->params[0], target, ttl, may, r, moved, r) != 0)
+    may_of(r, store_rule, &may);
+    if (resv_move(resv_of(r), r->params[0], target, ttl, &may, moved, r) != 0)
         request_reply_unavailable(r);
 }
 
+/* No store key gets here (the route's roles): any key that does may commit. */
 static void resv_commit_handler(struct request *r)
 {
-    move(r, RESV_COMMITTED, 0, NULL);
+    move(r, RESV_COMMITTED, 0, RESV_MAY_ANY);
 }
 
 static void resv_release_handler(struct request *r)
 {
-    move(r, RESV_RELEASED, 0, may_read);
+    move(r, RESV_RELEASED, 0, RESV_MAY_SOME_HERE);
 }
 
 static void resv_fulfil_handler(struct request *r)
 {
-    move(r, RESV_FULFILLED, 0, may_fulfil);
+    move(r, RESV_FULFILLED, 0, RESV_MAY_ALL_HERE);
 }
 
 static void resv_extend_handler(struct request *r)
@@ -254,7 +246,7 @@ static void resv_extend_handler(struct request *r)
         request_reply_error(r, &err);
         return;
     }
-    move(r, RESV_HELD, ttl, NULL);
+    move(r, RESV_HELD, ttl, RESV_MAY_ANY);
 }
 
 static void checked(json_t *report, const char *err, void *arg)

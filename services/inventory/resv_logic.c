@@ -41,28 +41,32 @@ enum resv_move resv_transition(enum resv_status from, enum resv_status to)
     }
 }
 
-void resv_at_location(json_t *body, const char *location, int *any, int *all)
+int resv_may_act(const struct resv_may *may, json_t *body)
 {
-    json_t *lines = json_object_get(body, "lines"), *line;
+    json_t *line;
     size_t i, j;
-    int seen = 0;
+    int any = 0, all = 1, seen = 0;
 
-    *any = 0;
-    *all = 1;
-    json_array_foreach(lines, i, line)
+    if (may->rule == RESV_MAY_ANY)
+        return 1;
+    json_array_foreach(json_object_get(body, "lines"), i, line)
     {
         json_t *a;
         json_array_foreach(json_object_get(line, "allocations"), j, a)
         {
             const char *loc = json_string_value(json_object_get(a, "location"));
-            int here = loc != NULL && strcmp(loc, location) == 0;
+            int here = loc != NULL && strcmp(loc, may->location) == 0;
             seen = 1;
-            *any |= here;
-            *all &= here;
+            any |= here;
+            all &= here;
         }
     }
-    if (!seen)
-        *all = 0;
+    return may->rule == RESV_MAY_SOME_HERE ? any : seen && all;
+}
+
+const char *resv_may_name(enum resv_may_rule rule)
+{
+    return rule == RESV_MAY_SOME_HERE ? "some" : rule == RESV_MAY_ALL_HERE ? "all" : "";
 }
 
 /* "r-" and @raw in hex. */

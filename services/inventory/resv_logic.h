@@ -38,10 +38,22 @@ enum resv_move {
 enum resv_move resv_transition(enum resv_status from, enum resv_status to);
 
 /*
- * resv_at_location - how a reservation body relates to @location:
- * @any set if some allocation is there, @all if every allocation is.
+ * Who may act on a reservation: any key, or a store key on those with some
+ * (reading, releasing) or all (fulfilling) of their allocations at its store.
+ * holds.lua's move applies the same rule: resv_may_name gives its name there.
  */
-void resv_at_location(json_t *body, const char *location, int *any, int *all);
+enum resv_may_rule { RESV_MAY_ANY, RESV_MAY_SOME_HERE, RESV_MAY_ALL_HERE };
+
+struct resv_may {
+    enum resv_may_rule rule;
+    char location[PROTO_ID_SIZE]; /* the store's, for the two store rules */
+};
+
+/* resv_may_act - may @may's holder act on the reservation @body? 1 or 0. */
+int resv_may_act(const struct resv_may *may, json_t *body);
+
+/* resv_may_name - the rule as holds.lua names it: "", "some" or "all". */
+const char *resv_may_name(enum resv_may_rule rule);
 
 #define RESV_ID_BYTES 12 /* an id is "r-" and these in hex */
 

@@ -612,8 +612,7 @@ struct move_op {
     char id[PROTO_ID_SIZE];
     enum resv_status target; /* RESV_NONE: only get */
     long long exp_ms;
-    resv_may_cb *may;
-    void *may_arg;
+    struct resv_may may;
     char parts[4096];
     size_t pending;
     int unavailable, expired, bad_state;
@@ -662,12 +661,14 @@ static const char *target_name(enum resv_status t)
     return t == RESV_HELD ? "held" : resv_status_name(t);
 }
 
+/* The answer of record.lua's transition, or of holds.lua's move. */
 static void on_transition(redisReply *reply, const char *err, void *arg)
 {
     struct move_op *op = arg;
     const char *what;
 
-    if (err != NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) {
+    if (err != NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+        reply->element[0]->type != REDIS_REPLY_STRING) {
         move_reply(op, RESV_UNAVAILABLE, NULL, RESV_NONE);
         return;
     }
@@ -680,6 +681,8 @@ static void on_transition(redisReply *reply, const char *err, void *arg)
         move_reply(op, RESV_SAME, reply->element[1], RESV_NONE);
     else if (strcmp(what, "invalid") == 0 && reply->elements == 2)
         move_reply(op, RESV_INVALID, NULL, resv_status_parse(reply->element[1]->str));
+    else if (strcmp(what, "forbidden") == 0)
+        move_reply(op, RESV_FORBIDDEN, NULL, RESV_NONE);
     else
         move_reply(op, RESV_NOT_FOUND, NULL, RESV_NONE);
 }
@@ -688,7 +691,7 @@ static void let_go_part(unsigned part, void *arg)
 {
     struct move_op *op = arg;
 
-    holds_let_go(op->rs, part, "release", op->id);
+    holds_let_go(op->rs, part, "expire", op->id);
 }
 
 /* Every partition has answered: move the record, or report what went wrong. */
@@ -697,7 +700,8 @@ static void parts_done(struct move_op *op)
     if (op->unavailable) {
         move_reply(op, RESV_UNAVAILABLE, NULL, RESV_NONE);
     } else if (op->expired) {
-        /* Its holds ran out under it: it has expired. Settle the record and the holds. */
+        /* Its holds ran out under it: it has expired. Give back what any part still holds
+         * (reservation.expired), then settle the record. */
         parts_each(op->parts, nparts(op->rs), let_go_part, op);
         op->target = RESV_EXPIRED;
         if (record_call(op, on_transition, "transition", "expired") != 0)
@@ -750,36 +754,32 @@ static void move_part(unsigned part, void *arg)
         op->pending++;
 }
 
-static void on_record(redisReply *reply, const char *err, void *arg)
+/*
+ * The record as it stands: its status, body and partitions (strings). Answer a read, or
+ * refuse the move, or move it partition by partition and then the record.
+ */
+static void record_read(struct move_op *op, const redisReply *status_str, const redisReply *raw,
+                        const redisReply *parts)
 {
-    struct move_op *op = arg;
-    enum resv_status status;
-    json_t *body;
-    int may;
+    enum resv_status status = resv_status_parse(status_str->str);
+    int may = 1;
 
-    if (err != NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) {
-        move_reply(op, RESV_UNAVAILABLE, NULL, RESV_NONE);
-        return;
+    if (op->may.rule != RESV_MAY_ANY) {
+        json_t *body = json_loadb(raw->str, raw->len, 0, NULL);
+        may = resv_may_act(&op->may, body);
+        json_decref(body);
     }
-    if (reply->elements != 3) {
-        move_reply(op, RESV_NOT_FOUND, NULL, RESV_NONE);
-        return;
-    }
-    status = resv_status_parse(reply->element[0]->str);
-    body = json_loadb(reply->element[1]->str, reply->element[1]->len, 0, NULL);
-    may = op->may == NULL || op->may(body, op->may_arg);
-    json_decref(body);
     if (!may) {
         move_reply(op, RESV_FORBIDDEN, NULL, RESV_NONE);
         return;
     }
     if (op->target == RESV_NONE) {
-        move_reply(op, RESV_OK, reply->element[1], RESV_NONE);
+        move_reply(op, RESV_OK, raw, RESV_NONE);
         return;
     }
     switch (resv_transition(status, op->target)) {
     case RESV_MOVE_SAME:
-        move_reply(op, RESV_SAME, reply->element[1], RESV_NONE);
+        move_reply(op, RESV_SAME, raw, RESV_NONE);
         return;
     case RESV_MOVE_INVALID:
         move_reply(op, RESV_INVALID, NULL, status);
@@ -787,16 +787,77 @@ static void on_record(redisReply *reply, const char *err, void *arg)
     case RESV_MOVE_OK:
         break;
     }
-    snprintf(op->parts, sizeof(op->parts), "%s",
-             reply->element[2]->type == REDIS_REPLY_STRING ? reply->element[2]->str : "");
+    snprintf(op->parts, sizeof(op->parts), "%s", parts->str);
     op->pending = 1; /* held while sending */
     parts_each(op->parts, nparts(op->rs), move_part, op);
     if (--op->pending == 0)
         parts_done(op);
 }
 
+/* Are @reply's elements all strings? */
+static int all_strings(const redisReply *reply)
+{
+    for (size_t i = 0; i < reply->elements; i++) {
+        if (reply->element[i]->type != REDIS_REPLY_STRING)
+            return 0;
+    }
+    return 1;
+}
+
+/* record.lua get's answer: {status, body, parts}, or {'none'}. */
+static void on_record(redisReply *reply, const char *err, void *arg)
+{
+    struct move_op *op = arg;
+
+    if (err != NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) {
+        move_reply(op, RESV_UNAVAILABLE, NULL, RESV_NONE);
+        return;
+    }
+    if (reply->elements != 3 || !all_strings(reply)) {
+        move_reply(op, RESV_NOT_FOUND, NULL, RESV_NONE);
+        return;
+    }
+    record_read(op, reply->element[0], reply->element[1], reply->element[2]);
+}
+
+/* holds.lua move's answer: done in one script, or {'elsewhere', status, body, parts}. */
+static void on_moved(redisReply *reply, const char *err, void *arg)
+{
+    struct move_op *op = arg;
+
+    if (err == NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 4 &&
+        all_strings(reply) && strcmp(reply->element[0]->str, "elsewhere") == 0)
+        record_read(op, reply->element[1], reply->element[2], reply->element[3]);
+    else
+        on_transition(reply, err, arg);
+}
+
+/* holds.lua move in the partition of the reservation's id. */
+static int move_call(struct move_op *op)
+{
+    unsigned part = partition_of(op->id, nparts(op->rs));
+    struct holds_call hc;
+    char rkeys[RECORD_NKEYS][KEY_MAX], exp[24];
+    const char *argv[HOLD_FIXED + 7];
+
+    holds_call_init(op->rs, &hc, part, "move", op->id);
+    record_keys(part, op->id, rkeys);
+    snprintf(exp, sizeof(exp), "%lld", op->exp_ms);
+    memcpy(argv, hc.argv, 5 * sizeof(argv[0]));
+    argv[5] = rkeys[0]; /* {pNN}:resv:<id> */
+    argv[6] = rkeys[1]; /* {pNN}:resvexp */
+    argv[7] = rkeys[3]; /* {pNN}:orders ({pNN}:events is the holds' KEYS[4]) */
+    memcpy(argv + 8, hc.argv + 5, (HOLD_FIXED - 5) * sizeof(argv[0]));
+    argv[HOLD_FIXED + 3] = target_name(op->target);
+    argv[HOLD_FIXED + 4] = exp;
+    argv[HOLD_FIXED + 5] = resv_may_name(op->may.rule);
+    argv[HOLD_FIXED + 6] = op->may.location;
+    return rclient_eval(redis_of(op->rs), on_moved, op, (size_t)op->rs->script_holds, 8,
+                        HOLD_FIXED + 7, argv, NULL);
+}
+
 static int move_start(struct resv_store *rs, const char *id, enum resv_status target,
-                      long long ttl_seconds, resv_may_cb *may, void *may_arg, resv_done_cb *cb,
+                      long long ttl_seconds, const struct resv_may *may, resv_done_cb *cb,
                       void *arg)
 {
     struct move_op *op = calloc(1, sizeof(*op));
@@ -807,27 +868,26 @@ static int move_start(struct resv_store *rs, const char *id, enum resv_status ta
     snprintf(op->id, sizeof(op->id), "%s", id);
     op->target = target;
     op->exp_ms = wall_ms() + ttl_seconds * 1000;
-    op->may = may;
-    op->may_arg = may_arg;
+    op->may = *may;
     op->cb = cb;
     op->arg = arg;
-    if (record_call(op, on_record, "get", NULL) != 0) {
+    if ((target == RESV_NONE ? record_call(op, on_record, "get", NULL) : move_call(op)) != 0) {
         free(op);
         return -1;
     }
     return 0;
 }
 
-int resv_get(struct resv_store *rs, const char *id, resv_may_cb *may, void *may_arg,
-             resv_done_cb *cb, void *arg)
+int resv_get(struct resv_store *rs, const char *id, const struct resv_may *may, resv_done_cb *cb,
+             void *arg)
 {
-    return move_start(rs, id, RESV_NONE, 0, may, may_arg, cb, arg);
+    return move_start(rs, id, RESV_NONE, 0, may, cb, arg);
 }
 
 int resv_move(struct resv_store *rs, const char *id, enum resv_status target, long long ttl_seconds,
-              resv_may_cb *may, void *may_arg, resv_done_cb *cb, void *arg)
+              const struct resv_may *may, resv_done_cb *cb, void *arg)
 {
-    return move_start(rs, id, target, ttl_seconds, may, may_arg, cb, arg);
+    return move_start(rs, id, target, ttl_seconds, may, cb, arg);
 }
 
 /* ---- the sweep ---- */

@@ -3,11 +3,14 @@
  * partitions (with compensation), the transitions, the expiry sweep and the
  * consistency check.
  *
- * A basket's lines are held partition by partition (holds.lua), each part
- * all-or-nothing; when a part fails the parts already held are released.
- * Then the record is written in the partition of the reservation's id
- * (record.lua). Every hold carries the reservation's expiry, so holds left
- * by a crash between the two steps are swept when it passes.
+ * A basket of one partition is held and recorded by one script, and moved
+ * (commit, release, extend, fulfil) by one: its id is drawn in that
+ * partition, so the record sits with the holds. A basket across partitions
+ * is held partition by partition (holds.lua), each part all-or-nothing; when
+ * a part fails the parts already held are released. Then the record is
+ * written in the partition of the reservation's id (record.lua). Every hold
+ * carries the reservation's expiry, so holds left by a crash between the two
+ * steps are swept when it passes.
  */
 #ifndef INVENTORY_RESV_STORE_H
 #define INVENTORY_RESV_STORE_H
@@ -42,7 +45,7 @@ enum resv_outcome {
     RESV_OK,
     RESV_SAME, /* the transition just made, repeated */
     RESV_NOT_FOUND,
-    RESV_FORBIDDEN,   /* the may callback said no */
+    RESV_FORBIDDEN,   /* the caller may not act on it (struct resv_may) */
     RESV_SHORT,       /* insufficient stock: lines says where */
     RESV_UNKNOWN_SKU, /* sku names it */
     RESV_UNKNOWN_LOCATION,
@@ -62,9 +65,6 @@ struct resv_result {
 /* resv_done_cb - the outcome; @res is freed when the callback returns. */
 typedef void resv_done_cb(const struct resv_result *res, void *arg);
 
-/* resv_may_cb - may the caller act on this reservation (@body borrowed)? 1 yes, 0 no. */
-typedef int resv_may_cb(json_t *body, void *arg);
-
 /*
  * resv_create - hold @req's lines and record the reservation.
  * @req: borrowed until the callback. @idem_scope: "" or the request's
@@ -74,17 +74,19 @@ typedef int resv_may_cb(json_t *body, void *arg);
 int resv_create(struct resv_store *rs, const struct resv_request *req, const char *idem_scope,
                 long long ttl_seconds, resv_done_cb *cb, void *arg);
 
-/* resv_get - the reservation, expired if held past its expiry. @may may be NULL. */
-int resv_get(struct resv_store *rs, const char *id, resv_may_cb *may, void *may_arg,
-             resv_done_cb *cb, void *arg);
+/* resv_get - the reservation, expired if held past its expiry; FORBIDDEN unless @may allows. */
+int resv_get(struct resv_store *rs, const char *id, const struct resv_may *may, resv_done_cb *cb,
+             void *arg);
 
 /*
  * resv_move - move reservation @id to @target: RESV_COMMITTED, RESV_RELEASED,
- * RESV_FULFILLED, or RESV_HELD to extend it by @ttl_seconds from now.
- * @may: consulted with the current body before anything changes; may be NULL.
+ * RESV_FULFILLED, or RESV_HELD to extend it by @ttl_seconds from now;
+ * FORBIDDEN, before anything changes, unless @may allows. A reservation
+ * whose holds are all in its id's partition moves in one script (holds.lua
+ * move); one across partitions partition by partition, then its record.
  */
 int resv_move(struct resv_store *rs, const char *id, enum resv_status target, long long ttl_seconds,
-              resv_may_cb *may, void *may_arg, resv_done_cb *cb, void *arg);
+              const struct resv_may *may, resv_done_cb *cb, void *arg);
 
 /*
  * resv_check - the consistency report of every partition:

@@ -1307,6 +1307,76 @@ static void test_reservations__sale_below_reserved_names_the_reservation(void **
 
 /* ---- expiry ---- */
 
+/* Put the holds of reservation @id in partition @part past their expiry, as if the sweep lagged. */
+static void holds_run_out(struct harness *h, unsigned part, const char *id)
+{
+    redisReply *rep = harness_redis_command(&h->redis, "HSET {p%02u}:hold:%s :exp %lld", part, id,
+                                            wall_ms() - 1000);
+
+    assert_non_null(rep);
+    assert_int_equal(rep->type, REDIS_REPLY_INTEGER);
+    freeReplyObject(rep);
+}
+
+/*
+ * Holds that ran out under a record still held are never committed or
+ * extended: the stock goes back, the reservation is expired, and says so.
+ * The same whether the basket moves in one script (one partition) or
+ * partition by partition (two).
+ */
+static void test_reservations__lapsed_holds_are_not_committed(void **state)
+{
+    static const char *const skus[] = {"LAPSE-1", "LAPSE-2", "LAPSE-3", "LAPSE-4"};
+    struct harness *h = *state;
+    struct harness_response *r;
+    const char *a = skus[0], *b = NULL;
+    char body[512], id[72], where[256];
+
+    for (size_t i = 0; i < 4; i++) {
+        put_product(h, skus[i], 0);
+        harness_receipt(h, skus[i], "wh-1", 5);
+        if (b == NULL && partition_of(skus[i], 16) != partition_of(a, 16))
+            b = skus[i];
+    }
+    assert_non_null(b);
+    for (int two = 0; two <= 1; two++) {
+        for (int commit = 0; commit <= 1; commit++) {
+            if (two)
+                snprintf(body, sizeof(body),
+                         "{\"channel\": \"web\", \"lines\": [{\"sku\": \"%s\", \"quantity\": 2}, "
+                         "{\"sku\": \"%s\", \"quantity\": 1}]}",
+                         a, b);
+            else
+                snprintf(body, sizeof(body),
+                         "{\"channel\": \"web\", \"lines\": [{\"sku\": \"%s\", \"quantity\": 2}]}",
+                         a);
+            r = create_ok(h, STOREFRONT, "web", body);
+            snprintf(id, sizeof(id), "%s", harness_jstr(r->json, "id"));
+            harness_response_free(r);
+            expect_stock(h, a, 3, "wh-1=5/2");
+            holds_run_out(h, partition_of(a, 16), id);
+            if (two)
+                holds_run_out(h, partition_of(b, 16), id);
+            harness_context("%s of a %s-partition basket whose holds ran out",
+                            commit ? "commit" : "extend", two ? "two" : "one");
+            r = commit ? act(h, STOREFRONT, id, "commit") : extend(h, STOREFRONT, id, 60);
+            harness_assert_problem(r, 409, "invalid-transition", NULL);
+            harness_assert_jstr(r, "current_status", "expired");
+            harness_response_free(r);
+            harness_context(NULL);
+            refused(h, id, "commit", "expired");
+            expect_stock(h, a, 5, "wh-1=5/0");
+            expect_stock(h, b, 5, "wh-1=5/0");
+            assert_int_equal(resv_events(h, a, id, "reservation.expired", where, sizeof(where)), 2);
+            assert_int_equal(resv_events(h, b, id, "reservation.expired", where, sizeof(where)),
+                             two ? 1 : 0);
+            assert_int_equal(resv_events(h, a, id, "reservation.released", where, sizeof(where)),
+                             0);
+        }
+    }
+    assert_consistent(h);
+}
+
 static void test_reservations__expiry_returns_stock_without_reads(void **state)
 {
     struct harness *h = *state;
@@ -1386,6 +1456,7 @@ int main(void)
         cmocka_unit_test_setup(test_reservations__key_reused_after_its_record_expired, each_setup),
         cmocka_unit_test_setup(test_reservations__one_partition_basket_is_recorded_with_its_holds,
                                each_setup),
+        cmocka_unit_test_setup(test_reservations__lapsed_holds_are_not_committed, each_setup),
         cmocka_unit_test_setup(test_reservations__roles, each_setup),
         cmocka_unit_test_setup(test_reservations__events_in_the_sku_history, each_setup),
         cmocka_unit_test_setup(test_reservations__sale_below_reserved_names_the_reservation,

@@ -74,18 +74,30 @@ static void test_resv_logic__store_rights_follow_allocations(void **state)
                             "{\"sku\": \"B\", \"allocations\": ["
                             "{\"location\": \"store-leeds\", \"quantity\": 3}]}]}",
                             0, NULL);
-    int any, all;
+    struct resv_may anyone = {RESV_MAY_ANY, ""};
+    struct resv_may leeds = {RESV_MAY_SOME_HERE, "store-leeds"};
+    struct resv_may leeds_all = {RESV_MAY_ALL_HERE, "store-leeds"};
+    struct resv_may york = {RESV_MAY_SOME_HERE, "store-york"};
+    struct resv_may york_all = {RESV_MAY_ALL_HERE, "store-york"};
+    json_t *none = json_loads("{\"lines\": []}", 0, NULL);
 
     (void)state;
-    resv_at_location(web, "store-leeds", &any, &all);
-    assert_true(any);
-    assert_false(all);
-    resv_at_location(web, "store-york", &any, &all);
-    assert_false(any);
-    assert_false(all);
-    resv_at_location(cc, "store-leeds", &any, &all);
-    assert_true(any);
-    assert_true(all);
+    assert_true(resv_may_act(&anyone, web));
+    assert_true(resv_may_act(&leeds, web));
+    assert_false(resv_may_act(&leeds_all, web));
+    assert_false(resv_may_act(&york, web));
+    assert_false(resv_may_act(&york_all, web));
+    assert_true(resv_may_act(&leeds, cc));
+    assert_true(resv_may_act(&leeds_all, cc));
+    assert_false(resv_may_act(&york, cc));
+    /* Nothing allocated: nothing at the store, so no store may act on it. */
+    assert_false(resv_may_act(&leeds, none));
+    assert_false(resv_may_act(&leeds_all, none));
+    assert_true(resv_may_act(&anyone, none));
+    assert_string_equal(resv_may_name(RESV_MAY_ANY), "");
+    assert_string_equal(resv_may_name(RESV_MAY_SOME_HERE), "some");
+    assert_string_equal(resv_may_name(RESV_MAY_ALL_HERE), "all");
+    json_decref(none);
     json_decref(web);
     json_decref(cc);
 }

@@ -22,6 +22,13 @@
 --           body without its lines (JSON) and its partitions ("3")
 --   extend: 8 expires_ms
 --   sweep:  8 most reservations to expire in one call
+--   move (a reservation whose id is of this partition: its record's keys follow, KEYS[6]
+--           {pNN}:resv:<id}, KEYS[7] {pNN}:resvexp, KEYS[8] {pNN}:orders): the whole move
+--           of one whose holds are all here: 8 target status ('held' to extend)
+--           9 expires_ms (extend) 10 who may: '' anyone, 'some' or 'all' of its allocations
+--           at 11 the store's location. Answers record.lua's transition's answers, or
+--           {'forbidden'}, or {'elsewhere', status, body, parts} (holds in other partitions:
+--           nothing moved, the caller goes on partition by partition).
 -- Returns {outcome, detail...}; see each op.
 
 local op, id, prefix = ARGV[1], ARGV[2], ARGV[4]
@@ -29,19 +36,27 @@ local low = tonumber(ARGV[7])
 local now = lib.now_ms()
 local nlines = (#ARGV - (op == 'hold_create' and 12 or 10)) / 2
 
-local function ctx_for(sku, skukey)
+local function ctx_for(sku, safety)
   return {part = ARGV[3], stream = KEYS[4], maxlen = ARGV[5], hist = prefix .. 'hist:' .. sku,
-          histmax = tonumber(ARGV[6]), sku = sku, at = lib.iso(now),
-          safety = tonumber(redis.call('HGET', skukey, ':s') or '0')}
+          histmax = tonumber(ARGV[6]), sku = sku, at = lib.iso(now), safety = safety}
 end
 
--- Plan one line from the levels in the stock hash.
-local function plan_line(rules, channel, loc, skukey, qty)
-  local safety = tonumber(redis.call('HGET', skukey, ':s') or '0')
+-- A SKU's stock hash as field -> value, read whole; nil when there is none.
+local function stock_of(skukey)
+  local flat = redis.call('HGETALL', skukey)
+  if #flat == 0 then return nil end
+  local t = {}
+  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+  return t
+end
+
+-- Plan one line from the levels in the stock hash (@stock, read whole).
+local function plan_line(rules, channel, loc, stock, qty)
+  local safety = tonumber(stock[':s'] or '0')
   local levels = {}
   for id in pairs(rules) do
     if loc == '' or id == loc then
-      local h, r = lib.level(skukey, id)
+      local h, r = lib.parse_level(stock[id])
       levels[id] = {h, r}
     end
   end
@@ -70,17 +85,19 @@ local function existing()
 end
 
 -- Where each line would be held, or the refusal ({'unknown-location'},
--- {'unknown-sku', sku}, {'short', lines}) as the second value. Writes nothing.
+-- {'unknown-sku', sku}, {'short', lines}) as the second value; the lines' safety
+-- stocks as the third. Writes nothing.
 local function plan_all()
   local rules = lib.rules(KEYS[1])
   local channel, loc = lib.CHANNELS[ARGV[8]], ARGV[9]
   if loc ~= '' and not rules[loc] then return nil, {'unknown-location'} end
-  local plans, short = {}, {}
+  local plans, short, safeties = {}, {}, {}
   for i = 1, nlines do
     local sku, qty = ARGV[9 + 2 * i], tonumber(ARGV[10 + 2 * i])
-    local skukey = KEYS[6 + 3 * (i - 1)]
-    if redis.call('EXISTS', skukey) == 0 then return nil, {'unknown-sku', sku} end
-    local allocs, available = plan_line(rules, channel, loc, skukey, qty)
+    local stock = stock_of(KEYS[6 + 3 * (i - 1)])
+    if not stock then return nil, {'unknown-sku', sku} end
+    safeties[i] = tonumber(stock[':s'] or '0')
+    local allocs, available = plan_line(rules, channel, loc, stock, qty)
     if allocs then
       plans[i] = allocs
     else
@@ -88,7 +105,7 @@ local function plan_all()
     end
   end
   if #short > 0 then return nil, {'short', cjson.encode(short)} end
-  return plans
+  return plans, nil, safeties
 end
 
 -- Returns the answer, and when held the lines held as a table.
@@ -97,14 +114,14 @@ local function hold()
     local lines = existing()
     return {'held', cjson.encode(lines)}, lines
   end
-  local plans, refusal = plan_all()
+  local plans, refusal, safeties = plan_all()
   if not plans then return refusal end
   local exp, n = tonumber(ARGV[10]), nlines
   local out = {}
   for i = 1, n do
     local sku, qty = ARGV[9 + 2 * i], tonumber(ARGV[10 + 2 * i])
     local skukey = KEYS[6 + 3 * (i - 1)]
-    local ctx = ctx_for(sku, skukey)
+    local ctx = ctx_for(sku, safeties[i])
     ctx.hist = KEYS[7 + 3 * (i - 1)]
     ctx.version = redis.call('HINCRBY', skukey, ':v', 1)
     for _, a in ipairs(plans[i]) do
@@ -149,8 +166,9 @@ local function let_go(rid, etype)
     if sku then
       local q = tonumber(flat[i + 1])
       local skukey = prefix .. 'sku:' .. sku
-      local ctx = ctx_for(sku, skukey)
-      local h, r, c = lib.level(skukey, loc)
+      local v = redis.call('HMGET', skukey, ':s', loc)
+      local ctx = ctx_for(sku, tonumber(v[1] or '0'))
+      local h, r, c = lib.parse_level(v[2])
       local nh, nr = h, math.max(0, r - q)
       if etype == 'reservation.fulfilled' then nh = math.max(0, h - q) end
       ctx.version = redis.call('HINCRBY', skukey, ':v', 1)
@@ -167,13 +185,81 @@ local function let_go(rid, etype)
   return lines
 end
 
+-- The holds' state ('held', 'committed') and expiry; nil when there are none.
 local function state_of()
-  if redis.call('EXISTS', KEYS[2]) == 0 then return nil end
   local v = redis.call('HMGET', KEYS[2], ':state', ':exp')
+  if not v[1] then return nil end
   return v[1], tonumber(v[2])
 end
 
-if op == 'hold' then
+-- Does the reservation (@body decoded) have 'some' or 'all' of its allocations at @loc?
+local function at_location(body, loc, rule)
+  local any, all, seen = false, true, false
+  for _, line in ipairs(body.lines or {}) do
+    for _, a in ipairs(line.allocations or {}) do
+      seen = true
+      if a.location == loc then any = true else all = false end
+    end
+  end
+  if rule == 'some' then return any end
+  return seen and all
+end
+
+local HOLD_OPS = {held = 'extend', committed = 'commit', released = 'release',
+                  fulfilled = 'fulfil'}
+
+-- The holds' side of a move to @target: nil when done, else 'expired' (they ran out) or
+-- 'state' (they are not in the state the move needs).
+local function move_holds(target)
+  local state, exp = state_of()
+  local hop = HOLD_OPS[target]
+  if hop == 'release' then
+    if state then let_go(id, 'reservation.released') end
+  elseif hop == 'fulfil' then
+    if state and state ~= 'committed' then return 'state' end
+    if state then let_go(id, 'reservation.fulfilled') end
+  elseif not state or (state == 'held' and exp <= now) then
+    return 'expired'
+  elseif hop == 'commit' then
+    if state ~= 'committed' then
+      redis.call('HSET', KEYS[2], ':state', 'committed')
+      redis.call('ZREM', KEYS[3], id)
+    end
+  else
+    if state ~= 'held' then return 'state' end
+    redis.call('HSET', KEYS[2], ':exp', ARGV[9])
+    redis.call('ZADD', KEYS[3], ARGV[9], id)
+  end
+  return nil
+end
+
+-- A reservation's whole move in one script, when its holds are all in this partition.
+local function move()
+  local rec = {key = KEYS[6], exp = KEYS[7], events = KEYS[4], orders = KEYS[8], id = id,
+               maxlen = ARGV[5], now = now}
+  local target = ARGV[8]
+  local raw, status, parts, body = lib.record_fetch(rec)
+  if not raw then return {'none'} end
+  if parts ~= ARGV[3] then return {'elsewhere', status, raw, parts or ''} end
+  if ARGV[10] ~= '' then
+    body = body or cjson.decode(raw)
+    if not at_location(body, ARGV[11], ARGV[10]) then return {'forbidden'} end
+  end
+  local refusal = lib.record_refusal(status, raw, target)
+  if refusal then return refusal end
+  local trouble = move_holds(target)
+  if trouble == 'state' then return {'invalid', 'held'} end
+  if trouble == 'expired' then
+    if state_of() then let_go(id, 'reservation.expired') end
+    lib.record_move(rec, status, raw, body, 'expired')
+    return {'invalid', 'expired'}
+  end
+  return lib.record_move(rec, status, raw, body, target, ARGV[9])
+end
+
+if op == 'move' then
+  return move()
+elseif op == 'hold' then
   return (hold())
 elseif op == 'hold_create' then
   return hold_create()

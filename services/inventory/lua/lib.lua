@@ -30,12 +30,17 @@ function lib.iso(ms)
                        math.floor(rem % 3600 / 60), rem % 60, ms % 1000)
 end
 
--- A location's level in a stock hash: on_hand, reserved, last count (-1: never).
-function lib.level(key, loc)
-  local v = redis.call('HGET', key, loc)
+-- A level as a stock hash keeps it ("on_hand:reserved:last_count", or none): on_hand,
+-- reserved, last count (-1: never).
+function lib.parse_level(v)
   if not v then return 0, 0, -1 end
   local h, r, c = string.match(v, '^(%d+):(%d+):(%-?%d+)$')
   return tonumber(h), tonumber(r), tonumber(c)
+end
+
+-- A location's level in a stock hash.
+function lib.level(key, loc)
+  return lib.parse_level(redis.call('HGET', key, loc))
 end
 
 function lib.set_level(key, loc, h, r, c)
@@ -155,6 +160,19 @@ function lib.transitions(ctx, loc, bh, br, ah, ar, low, at_risk)
   end
 end
 
+-- A reservation's record (record.lua): rec = {key = {pNN}:resv:<id>, exp = {pNN}:resvexp,
+-- events = {pNN}:events, orders = {pNN}:orders, id, maxlen = events kept, now = ms}.
+-- Statuses: held -> committed | released | expired; committed -> released | fulfilled.
+lib.RECORD_ALLOWED = {
+  held = {committed = true, released = true, expired = true, held = true},
+  committed = {released = true, fulfilled = true},
+}
+-- A record that can change no more (released, expired, fulfilled) is kept
+-- this long for reads and repeated transitions, then dropped.
+lib.RECORD_FINAL_KEEP_S = 7 * 24 * 3600
+local STAMP = {committed = 'committed_at', released = 'released_at', expired = 'expired_at',
+               fulfilled = 'fulfilled_at'}
+
 -- Create reservation @id's record at @rkey: @json its body, held until @exp (ms) and listed by
 -- expiry in @rexp, @parts its holds' partitions ("3,9"); listed under its customer when it names
 -- one, so that erasing the customer finds it.
@@ -168,6 +186,81 @@ function lib.record_create(rkey, rexp, id, json, exp, parts)
       redis.call('SADD', (string.gsub(rkey, ':resv:.*$', ':custresv:')) .. customer, id)
     end
   end
+end
+
+-- The record's body (JSON), status, expiry and partitions, in one read, a held record past
+-- its expiry marked expired first; nil when there is none. Also the body decoded when it
+-- was (most reads need not decode it).
+function lib.record_fetch(rec)
+  local v = redis.call('HMGET', rec.key, 'body', 'status', 'exp', 'parts')
+  local raw, status, exp = v[1], v[2], tonumber(v[3] or '0')
+  if not raw then return nil end
+  if status ~= 'held' or exp > rec.now then return raw, status, v[4], nil end
+  local body = cjson.decode(raw)
+  body.status = 'expired'
+  body.expired_at = lib.iso(exp)
+  body.expires_at = nil
+  raw = cjson.encode(body)
+  redis.call('HSET', rec.key, 'status', 'expired', 'body', raw)
+  redis.call('EXPIRE', rec.key, lib.RECORD_FINAL_KEEP_S)
+  redis.call('ZREM', rec.exp, rec.id)
+  return raw, 'expired', v[4], body
+end
+
+-- May the record in @status go to @target? nil if so, else the answer: {'same', raw}
+-- (the transition just made, repeated) or {'invalid', status}.
+function lib.record_refusal(status, raw, target)
+  if status == target and target ~= 'held' then return {'same', raw} end
+  if not lib.RECORD_ALLOWED[status] or not lib.RECORD_ALLOWED[status][target] then
+    return {'invalid', status}
+  end
+  return nil
+end
+
+-- One event about the whole reservation (@body decoded), with @extra's fields.
+local function emit_whole(rec, etype, body, extra)
+  local ev = {type = etype, at = lib.iso(rec.now), reservation = rec.id, channel = body.channel,
+              location = body.location, customer = body.customer, reference = body.reference}
+  for k, v in pairs(extra or {}) do ev[k] = v end
+  return redis.call('XADD', rec.events, 'MAXLEN', '~', rec.maxlen, '*', 'type', etype, 'e',
+                    cjson.encode(ev))
+end
+
+-- Move the record (in @status, body @raw, decoded @body or nil) to @target; extending
+-- (target 'held') sets its expiry to @exp_ms. Answers {'ok', body}, or the refusal.
+function lib.record_move(rec, status, raw, body, target, exp_ms)
+  local refusal = lib.record_refusal(status, raw, target)
+  if refusal then return refusal end
+  body = body or cjson.decode(raw)
+  if target == 'held' then
+    body.expires_at = lib.iso(tonumber(exp_ms))
+    local json = cjson.encode(body)
+    redis.call('HSET', rec.key, 'exp', exp_ms, 'body', json)
+    redis.call('ZADD', rec.exp, exp_ms, rec.id)
+    return {'ok', json}
+  end
+  body.status = target
+  body[STAMP[target]] = lib.iso(rec.now)
+  body.expires_at = nil
+  local json = cjson.encode(body)
+  redis.call('HSET', rec.key, 'status', target, 'body', json)
+  redis.call('HDEL', rec.key, 'exp')
+  redis.call('ZREM', rec.exp, rec.id)
+  if target ~= 'committed' then redis.call('EXPIRE', rec.key, lib.RECORD_FINAL_KEEP_S) end
+  if target == 'committed' then
+    local lines, skus = {}, {}
+    for i, l in ipairs(body.lines) do
+      lines[i] = {sku = l.sku, quantity = l.quantity}
+      skus[i] = l.sku
+    end
+    local committed = emit_whole(rec, 'reservation.committed', body)
+    local placed = emit_whole(rec, 'order.placed', body, {lines = lines})
+    if body.customer then redis.call('HSET', rec.key, 'events', committed .. ' ' .. placed) end
+    redis.call('XADD', rec.orders, 'MAXLEN', '~', rec.maxlen, '*', 'id', rec.id, 'customer',
+               body.customer or '', 'channel', body.channel, 'at', rec.now, 'skus',
+               table.concat(skus, ','))
+  end
+  return {'ok', json}
 end
 
 -- The idempotency record: the stored answer if this request was made before.
