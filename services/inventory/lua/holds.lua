@@ -108,14 +108,11 @@ local function plan_all()
   return plans, nil, safeties
 end
 
--- Returns the answer, and when held the lines held as a table.
+-- The lines held (a table), or nil and the refusal.
 local function hold()
-  if redis.call('EXISTS', KEYS[2]) == 1 then
-    local lines = existing()
-    return {'held', cjson.encode(lines)}, lines
-  end
+  if redis.call('EXISTS', KEYS[2]) == 1 then return existing() end
   local plans, refusal, safeties = plan_all()
-  if not plans then return refusal end
+  if not plans then return nil, refusal end
   local exp, n = tonumber(ARGV[10]), nlines
   local out = {}
   for i = 1, n do
@@ -138,7 +135,7 @@ local function hold()
   redis.call('HSET', KEYS[2], ':exp', exp, ':state', 'held')
   redis.call('ZADD', KEYS[3], exp, id)
   redis.call('SADD', KEYS[5], id)
-  return {'held', cjson.encode(out)}, out
+  return out
 end
 
 -- Hold, then create the record beside the holds: one script for a basket of one partition.
@@ -147,11 +144,10 @@ local function hold_create()
   if redis.call('EXISTS', rkey) == 1 then
     return {'exists', redis.call('HGET', rkey, 'body')}
   end
-  local answer, lines = hold()
-  if answer[1] ~= 'held' then return answer end
-  local body = cjson.decode(ARGV[#ARGV - 1])
-  body.lines = lines
-  local json = cjson.encode(body)
+  local lines, refusal = hold()
+  if not lines then return refusal end
+  -- The body comes as a JSON object without its lines: they go in last, encoded alone.
+  local json = string.sub(ARGV[#ARGV - 1], 1, -2) .. ',"lines":' .. cjson.encode(lines) .. '}'
   lib.record_create(rkey, rexp, id, json, ARGV[10], ARGV[#ARGV])
   return {'created', json}
 end
@@ -260,7 +256,9 @@ end
 if op == 'move' then
   return move()
 elseif op == 'hold' then
-  return (hold())
+  local lines, refusal = hold()
+  if not lines then return refusal end
+  return {'held', cjson.encode(lines)}
 elseif op == 'hold_create' then
   return hold_create()
 elseif op == 'plan' then
