@@ -845,6 +845,16 @@ struct harness *harness_start_peer(const struct harness *h)
     return p;
 }
 
+struct harness *harness_start_beside(const struct harness *h, const char *extra_config)
+{
+    char url[sizeof(h->redis_url)];
+
+    if (daemon_redis_url(h, url, sizeof(url)) != 0) {
+        return NULL;
+    }
+    return harness_start_url(url, extra_config);
+}
+
 int harness_stop(struct harness *h)
 {
     int rc = 0;

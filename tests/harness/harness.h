@@ -208,6 +208,15 @@ struct harness *harness_start_url(const char *redis_url, const char *extra_confi
 struct harness *harness_start_peer(const struct harness *h);
 
 /*
+ * harness_start_beside - omnistockd with a config of its own (@extra_config as
+ * in harness_start_config; keys of its own) on @h's Redis: harness_start_url
+ * with the Redis @h's daemon is given. Tests of what a config does share one
+ * Redis this way (a cluster takes seconds to start). Stop it with harness_stop,
+ * which leaves the Redis alone; before @h.
+ */
+struct harness *harness_start_beside(const struct harness *h, const char *extra_config);
+
+/*
  * harness_stop - stop the daemon (SIGTERM) and redis, remove the temp dir.
  * Prints the daemon log when the daemon did not exit with status 0.
  * @return 0 if the daemon exited with status 0 within 10 s, else -1. Accepts NULL.

@@ -108,12 +108,11 @@ static double await_metric(const struct harness *h, int fd, const char *name, do
 
 static void test_connections__past_the_cap_new_ones_are_closed_unanswered(void **state)
 {
-    struct harness *h = harness_start_config(CAP_CONFIG);
+    struct harness *h = harness_start_beside(*state, CAP_CONFIG);
     int idle[CAP - 1], kept, extra;
     char buf[8192];
     ssize_t n;
 
-    (void)state;
     assert_non_null(h);
     for (int i = 0; i < CAP - 1; i++) {
         idle[i] = harness_connect(h, NULL);
@@ -236,9 +235,8 @@ static void end_one_connection(const struct harness *h, int round)
 
 static void test_connections__every_way_of_ending_gives_the_place_back(void **state)
 {
-    struct harness *h = harness_start_config(CAP_CONFIG);
+    struct harness *h = harness_start_beside(*state, CAP_CONFIG);
 
-    (void)state;
     assert_non_null(h);
     /* Far more connections than places: one place kept by mistake, and the cap would close in. */
     for (int round = 0; round < 10 * CAP; round++)
@@ -251,11 +249,10 @@ static void test_connections__every_way_of_ending_gives_the_place_back(void **st
 
 static void test_connections__a_trickled_request_is_cut_off_at_its_deadline(void **state)
 {
-    struct harness *h = harness_start_config(DEADLINE_CONFIG);
+    struct harness *h = harness_start_beside(*state, DEADLINE_CONFIG);
     struct harness_response *r;
     int fd, closed = 0, sent = 0;
 
-    (void)state;
     assert_non_null(h);
     fd = harness_connect(h, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ");
     assert_true(fd >= 0);
@@ -276,12 +273,11 @@ static void test_connections__a_trickled_request_is_cut_off_at_its_deadline(void
 static void test_connections__a_slow_but_timely_request_is_served(void **state)
 {
     static const char body[] = "{\"skus\": [\"MUG-01\"], \"channel\": \"web\"}";
-    struct harness *h = harness_start_config(DEADLINE_CONFIG);
+    struct harness *h = harness_start_beside(*state, DEADLINE_CONFIG);
     char req[1024], buf[8192];
     size_t len, piece;
     int fd;
 
-    (void)state;
     assert_non_null(h);
     len = (size_t)snprintf(req, sizeof(req),
                            "POST /v1/stock/query HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -314,12 +310,11 @@ static void test_connections__a_slow_but_timely_request_is_served(void **state)
 
 static void test_connections__a_stream_outlives_the_deadline(void **state)
 {
-    struct harness *h = harness_start_config(DEADLINE_CONFIG);
+    struct harness *h = harness_start_beside(*state, DEADLINE_CONFIG);
     char buf[8192];
     size_t beats = 0;
     int fd;
 
-    (void)state;
     assert_non_null(h);
     fd = open_stream(h, buf, sizeof(buf));
     assert_true(fd >= 0);
@@ -356,11 +351,10 @@ static void test_connections__limits_out_of_range_are_config_errors(void **state
         "{\"limits\": {\"idempotency_pending_seconds\": 3601}}",
     };
 
-    (void)state;
     /* The daemon refuses to start (exit 2, one line naming the problem). */
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         harness_context("%s", bad[i]);
-        assert_null(harness_start_config(bad[i]));
+        assert_null(harness_start_beside(*state, bad[i]));
     }
     harness_context(NULL);
 }
@@ -371,13 +365,24 @@ static void test_connections__the_cap_fits_the_open_files_limit(void **state)
     struct rlimit rl = {256, 256};
     struct harness *h;
 
-    (void)state;
     /* The daemon inherits a hard limit of 256 descriptors, far below 4096 connections. */
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
-    h = harness_start();
+    h = harness_start_beside(*state, NULL);
     assert_non_null(h);
     assert_true(harness_metric(h, "omnistock_connections_max") == 256 - 64);
     assert_int_equal(harness_stop(h), 0);
+}
+
+/* One Redis (or cluster) for the whole group; each test starts a daemon of its config on it. */
+static int group_setup(void **state)
+{
+    *state = harness_start();
+    return *state == NULL ? -1 : 0;
+}
+
+static int group_teardown(void **state)
+{
+    return harness_stop(*state);
 }
 
 int main(void)
@@ -392,5 +397,5 @@ int main(void)
         cmocka_unit_test(test_connections__the_cap_fits_the_open_files_limit),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
