@@ -52,6 +52,7 @@ struct http_server {
     struct evhttp_bound_socket *bound;
     struct conn_table *conns;
     int idem_script;
+    int idem_keep_script;
 
     struct route_entry routes[MAX_ROUTES];
     size_t nroutes;
@@ -77,6 +78,13 @@ static const char idem_lua[] = "local v = redis.call('GET', KEYS[1])\n"
                                "if #v == 64 then return {'pending', redis.call('TTL', KEYS[1])} "
                                "end\n"
                                "return {'replay', string.sub(v, 65)}\n";
+
+/* KEYS[1] the record, KEYS[2] its customer's list of records; ARGV[1] the record, ARGV[2] its
+ * TTL. The list lives as long as the newest record on it. */
+static const char idem_keep_lua[] = "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])\n"
+                                    "redis.call('SADD', KEYS[2], KEYS[1])\n"
+                                    "redis.call('EXPIRE', KEYS[2], ARGV[2])\n"
+                                    "return 1\n";
 
 static uint64_t now_ns(void)
 {
@@ -174,6 +182,7 @@ struct http_server *http_server_new(struct event_base *base, const struct config
     srv->redis = redis;
     srv->names[0] = "unmatched";
     srv->idem_script = rclient_add_script(redis, "idempotency", idem_lua);
+    srv->idem_keep_script = rclient_add_script(redis, "idempotency_keep", idem_keep_lua);
     srv->next_id = ((unsigned long long)time(NULL) << 20) ^ (unsigned long long)now_ns();
     return srv;
 }
@@ -265,10 +274,11 @@ static void log_safe(const char *in, char *out, size_t outlen)
 
 static void idem_stored(redisReply *reply, const char *err, void *arg)
 {
-    (void)reply;
     (void)arg;
     if (err != NULL)
         log_warn("event=idempotency_store_failed error=\"%s\"", err);
+    else if (reply->type == REDIS_REPLY_ERROR)
+        log_error("event=idempotency_store_failed error=\"%s\"", reply->str);
 }
 
 static void idem_key(const struct request *r, char *key, size_t keylen)
@@ -276,6 +286,16 @@ static void idem_key(const struct request *r, char *key, size_t keylen)
     unsigned part = partition_of(r->idem_scope, r->srv->cfg->partitions);
 
     snprintf(key, keylen, "{p%02u}:idem:%s", part, r->idem_scope);
+}
+
+int request_names_customer(struct request *r, const char *customer)
+{
+    free(r->names_customer);
+    r->names_customer = NULL;
+    if (customer == NULL || customer[0] == '\0')
+        return 0;
+    r->names_customer = strdup(customer);
+    return r->names_customer != NULL ? 0 : -1;
 }
 
 /* Keep "<fingerprint><status><body>" so a retry gets the same answer. */
@@ -305,8 +325,21 @@ static void idem_store(struct request *r, int status, struct evbuffer *buf)
     lens[2] = 67 + blen;
     lens[3] = 2;
     lens[4] = strlen(IDEM_TTL_SECONDS);
-    if (rclient_command(r->srv->redis, idem_stored, NULL, 5, argv, lens) != 0)
+    if (r->names_customer != NULL) {
+        /* Listed under the customer, in the record's partition (one slot), for erasure. */
+        char index[256];
+        const char *kargv[4] = {key, index, val, IDEM_TTL_SECONDS};
+        size_t klens[4] = {lens[1], 0, lens[2], lens[4]};
+
+        snprintf(index, sizeof(index), "%.*s:custidem:%s", (int)(strchr(key, '}') + 1 - key), key,
+                 r->names_customer);
+        klens[1] = strlen(index);
+        if (rclient_eval(r->srv->redis, idem_stored, NULL, (size_t)r->srv->idem_keep_script, 2, 4,
+                         kargv, klens) != 0)
+            log_warn("event=idempotency_store_failed error=\"redis unavailable\"");
+    } else if (rclient_command(r->srv->redis, idem_stored, NULL, 5, argv, lens) != 0) {
         log_warn("event=idempotency_store_failed error=\"redis unavailable\"");
+    }
     free(val);
 }
 
@@ -337,6 +370,7 @@ static void request_free(struct request *r)
         r->state_free(r->state);
     json_decref(r->body);
     evhttp_clear_headers(&r->query);
+    free(r->names_customer);
     free(r);
     srv->in_flight--;
     if (srv->draining && srv->in_flight == 0 && srv->drain_done) {

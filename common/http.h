@@ -70,6 +70,7 @@ struct request {
     int idem_store;             /* store the response under the key when finished */
     int replayed;               /* the response is a stored one */
     http_handler_cb *idem_next; /* what runs once the idempotency record allows it */
+    char *names_customer;       /* request_names_customer; owned */
 
     /* A streamed response (request_stream_start), and the server's list of them. */
     void (*stream_closed)(struct request *r, void *arg);
@@ -125,6 +126,14 @@ struct metrics *request_metrics(const struct request *r);
 
 /* request_query - a query-string parameter (borrowed), or NULL. */
 const char *request_query(struct request *r, const char *name);
+
+/*
+ * request_names_customer - the response about to be sent names @customer (NULL
+ * or "": none). Its idempotency record, if one is kept, is then listed under
+ * the customer ({pNN}:custidem:<customer>, in the record's partition), so that
+ * erasing the customer deletes it too. @return 0, or -1 (out of memory).
+ */
+int request_names_customer(struct request *r, const char *customer);
 
 /* request_reply_json - send @body (stolen) as application/json with @status. */
 void request_reply_json(struct request *r, int status, json_t *body);

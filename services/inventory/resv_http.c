@@ -92,7 +92,9 @@ static void reply_result(struct request *r, const struct resv_result *res, int c
     switch (res->outcome) {
     case RESV_OK:
     case RESV_SAME:
-        if (res->body == NULL) {
+        if (res->body == NULL ||
+            request_names_customer(r, json_string_value(json_object_get(res->body, "customer"))) !=
+                0) {
             request_reply_problem(r, PROBLEM_INTERNAL, NULL, NULL, "unreadable reservation");
             return;
         }

@@ -569,18 +569,20 @@ static int erase_waiting_orders(struct rec_store *rs, const char *customer, stru
 
 /*
  * Reservations name their customer, and so do the events of committing one
- * (reservation.committed, order.placed): each partition's reservations that
- * name the customer lose the name, and those events leave the log.
+ * (reservation.committed, order.placed) and the idempotency records of the
+ * answers about them: each partition's reservations that name the customer
+ * lose the name, and those events and records go.
  */
 static int erase_reservations(struct rec_store *rs, const char *customer, struct erase_op *op)
 {
-    char index[KEY_MAX], events[KEY_MAX];
-    const char *argv[] = {index, events, customer};
+    char index[KEY_MAX], events[KEY_MAX], replays[KEY_MAX];
+    const char *argv[] = {index, events, replays, customer};
 
     for (unsigned p = 0; p < rs->cfg->partitions; p++) {
         stock_key_part(p, "custresv", customer, index, sizeof(index));
         stock_key_part(p, "events", NULL, events, sizeof(events));
-        if (rclient_eval(rs->redis, on_resv_erased, op, (size_t)rs->script_erase_resv, 2, 3, argv,
+        stock_key_part(p, "custidem", customer, replays, sizeof(replays));
+        if (rclient_eval(rs->redis, on_resv_erased, op, (size_t)rs->script_erase_resv, 3, 4, argv,
                          NULL) != 0)
             return -1;
         op->pending++;

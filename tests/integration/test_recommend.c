@@ -1471,31 +1471,46 @@ static void test_recommend__erasure_forgets_the_customer(void **state)
 /*
  * Orders placed through reservations are order history too (API.md,
  * Customers): after erasure, nothing in Redis names the customer, the
- * reservation records and the event streams included. The recommend module
- * forgets its part; the inventory keeps the customer's id on the reservation
- * record ({pNN}:resv:<id>) and on the reservation.committed and order.placed
- * events ({pNN}:events), which this test reports until they are erased too.
+ * reservation records, the event streams and the idempotency records of the
+ * answers included. The recommend module forgets its part; the inventory keeps
+ * the customer's id on the reservation record ({pNN}:resv:<id>), on the
+ * reservation.committed and order.placed events ({pNN}:events) and in the
+ * answers kept for retries ({pNN}:idem:<scope>), which this test reports until
+ * they are erased too. A retry after the erasure runs again and answers with
+ * the reservation as it now is, holding nothing more.
  */
 static void test_recommend__erasure_covers_orders_placed_by_reservation(void **state)
 {
     struct harness *h = *state;
     static const char who[] = "cust-erase-r5";
     static const struct cand c[] = {{"EZ-C", "table", 300, "wh-1", 10, 5}};
+    static const char *const create_key[] = {"Idempotency-Key: erase-r5-create",
+                                             "Content-Type: application/json", NULL};
+    static const char *const commit_key[] = {"Idempotency-Key: erase-r5-commit", NULL};
     struct harness_response *r;
-    char id[80], body[256];
+    char id[80], body[256], path[160];
+    long long before_retry;
 
     scenario(h, "EZ-P", c, 1, 2);
     snprintf(body, sizeof(body),
              "{\"channel\": \"web\", \"customer\": \"%s\", \"lines\": [{\"sku\": \"EZ-P\", "
              "\"quantity\": 1}, {\"sku\": \"EZ-C\", \"quantity\": 1}]}",
              who);
-    reserve(h, body, id);
-    r = transition(h, id, "commit");
+    r = harness_http(h, "POST", "/v1/reservations", STOREFRONT, create_key, body, strlen(body));
+    harness_assert_status(r, 201);
+    harness_assert_jstr(r, "customer", who);
+    snprintf(id, sizeof(id), "%s", harness_jstr(r->json, "id"));
+    harness_response_free(r);
+    snprintf(path, sizeof(path), "/v1/reservations/%s/commit", id);
+    r = harness_http(h, "POST", path, STOREFRONT, commit_key, "", 0);
     harness_assert_status(r, 200);
+    harness_assert_jstr(r, "customer", who);
     harness_response_free(r);
     wait_counted(h);
     fprintf(stderr, "before erasure:\n");
     assert_true(trace_key(h, "{rec}:cust:cust-erase-r5:bought", who) > 0);
+    /* the record, its two events and the two answers kept for retries, at least */
+    assert_true(traces(h, who) >= 5);
     assert_int_equal(model_together(h, "EZ-P", "EZ-C"), 6);
 
     erase(h, ADMIN, who);
@@ -1503,6 +1518,27 @@ static void test_recommend__erasure_covers_orders_placed_by_reservation(void **s
     fprintf(stderr, "after erasure:\n");
     assert_int_equal(traces(h, who), 0);
     assert_int_equal(model_together(h, "EZ-P", "EZ-C"), 6);
+
+    /* A retry runs again: the same reservation (201, as first answered), committed, no longer
+     * naming anyone, and holding nothing more. */
+    r = harness_get(h, ADMIN, "/v1/stock/EZ-P");
+    harness_assert_status(r, 200);
+    before_retry = harness_jint(r->json, "channels/web/available");
+    harness_response_free(r);
+    r = harness_http(h, "POST", "/v1/reservations", STOREFRONT, create_key, body, strlen(body));
+    harness_assert_status(r, 201);
+    harness_assert_jstr(r, "id", id);
+    harness_assert_jstr(r, "status", "committed");
+    expect(r, harness_jget(r->json, "customer") == NULL);
+    harness_response_free(r);
+    r = harness_http(h, "POST", path, STOREFRONT, commit_key, "", 0);
+    harness_assert_status(r, 200);
+    harness_assert_jstr(r, "status", "committed");
+    expect(r, harness_jget(r->json, "customer") == NULL);
+    harness_response_free(r);
+    r = harness_get(h, ADMIN, "/v1/stock/EZ-P");
+    harness_assert_jint(r, "channels/web/available", before_retry);
+    harness_response_free(r);
 }
 
 /* ---- feedback ---- */

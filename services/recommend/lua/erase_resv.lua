@@ -2,12 +2,15 @@
 -- (DELETE /v1/customers/{id}), by the index that record.lua keeps.
 --
 -- KEYS[1] {pNN}:custresv:<customer>  KEYS[2] {pNN}:events
+-- KEYS[3] {pNN}:custidem:<customer>
 -- ARGV 1 the customer id
 -- Each record keeps its lines, status and times but no longer names the
 -- customer; its whole-reservation events (reservation.committed and
 -- order.placed), which name the customer, leave the event log. The records
 -- are the inventory's ({pNN}:resv:<id>, services/inventory/lua/record.lua),
--- in the same partition as the index.
+-- in the same partition as the index. The idempotency records of answers
+-- that named the customer (common/http.c lists them in KEYS[3]) are deleted:
+-- a retry with such a key runs again, and finds the reservation as it now is.
 -- Returns how many records were changed.
 
 local prefix = (string.gsub(KEYS[1], ':custresv:.*$', ':resv:'))
@@ -30,4 +33,6 @@ for _, rid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   end
 end
 redis.call('DEL', KEYS[1])
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[3])) do redis.call('DEL', key) end
+redis.call('DEL', KEYS[3])
 return changed
