@@ -23,7 +23,7 @@
 --   extend: 8 expires_ms
 --   sweep:  8 most reservations to expire in one call
 --   move (a reservation whose id is of this partition: its record's keys follow, KEYS[6]
---           {pNN}:resv:<id}, KEYS[7] {pNN}:resvexp, KEYS[8] {pNN}:orders): the whole move
+--           {pNN}:resv:<id>, KEYS[7] {pNN}:resvexp, KEYS[8] {pNN}:orders): the whole move
 --           of one whose holds are all here: 8 target status ('held' to extend)
 --           9 expires_ms (extend) 10 who may: '' anyone, 'some' or 'all' of its allocations
 --           at 11 the store's location. Answers record.lua's transition's answers, or
