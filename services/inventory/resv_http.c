@@ -188,7 +188,7 @@ static void resv_create_handler(struct request *r)
         request_reply_unavailable(r);
 }
 
-/* A store key sees reservations with stock at its store and fulfils those all at it; any other key may. */
+/* A store key sees reservations with stock at its store and fulfils those all at it. */
 static void may_of(const struct request *r, enum resv_may_rule store_rule, struct resv_may *may)
 {
     may->rule = r->key->role == ROLE_STORE ? store_rule : RESV_MAY_ANY;
