@@ -973,6 +973,24 @@ static void test_reservations__key_reused_after_its_record_expired(void **state)
 }
 
 /*
+ * Four products with 5 each at wh-1; @return one of them in another partition
+ * than the first (four SKUs of 16 partitions: checked, not assumed).
+ */
+static const char *stock_two_partitions(struct harness *h, const char *const skus[4])
+{
+    const char *other = NULL;
+
+    for (size_t i = 0; i < 4; i++) {
+        put_product(h, skus[i], 0);
+        harness_receipt(h, skus[i], "wh-1", 5);
+        if (other == NULL && partition_of(skus[i], 16) != partition_of(skus[0], 16))
+            other = skus[i];
+    }
+    assert_non_null(other);
+    return other;
+}
+
+/*
  * A basket of one partition is made by one script: its record sits in the
  * partition of its holds, and reads back as it was answered. One of two
  * partitions is held then recorded as before, its record wherever its id
@@ -984,16 +1002,10 @@ static void test_reservations__one_partition_basket_is_recorded_with_its_holds(v
     struct harness *h = *state;
     struct harness_response *r, *again;
     char body[512], key[128];
-    const char *a = skus[0], *b = NULL;
+    const char *a = skus[0], *b;
     redisReply *rep;
 
-    for (size_t i = 0; i < 4; i++) {
-        put_product(h, skus[i], 0);
-        harness_receipt(h, skus[i], "wh-1", 5);
-        if (b == NULL && partition_of(skus[i], 16) != partition_of(a, 16))
-            b = skus[i];
-    }
-    assert_non_null(b);
+    b = stock_two_partitions(h, skus);
     for (int i = 0; i < 3; i++) {
         unsigned part = partition_of(a, 16);
         snprintf(body, sizeof(body),
@@ -1329,16 +1341,10 @@ static void test_reservations__lapsed_holds_are_not_committed(void **state)
     static const char *const skus[] = {"LAPSE-1", "LAPSE-2", "LAPSE-3", "LAPSE-4"};
     struct harness *h = *state;
     struct harness_response *r;
-    const char *a = skus[0], *b = NULL;
+    const char *a = skus[0], *b;
     char body[512], id[72], where[256];
 
-    for (size_t i = 0; i < 4; i++) {
-        put_product(h, skus[i], 0);
-        harness_receipt(h, skus[i], "wh-1", 5);
-        if (b == NULL && partition_of(skus[i], 16) != partition_of(a, 16))
-            b = skus[i];
-    }
-    assert_non_null(b);
+    b = stock_two_partitions(h, skus);
     for (int two = 0; two <= 1; two++) {
         for (int commit = 0; commit <= 1; commit++) {
             if (two)
