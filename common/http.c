@@ -398,10 +398,36 @@ static const char *http_date(struct http_server *srv)
     return srv->date;
 }
 
-/* The one way out: send, count, log, free. Takes @buf's contents. */
+/*
+ * Writes the answer evhttp has just queued on @evcon now, rather than when
+ * the loop next finds the socket writable, and tells evhttp it is written,
+ * which readies the connection for its next request (or closes it). evhttp
+ * turns the connection's events to writing and back to reading around each
+ * answer; done within one callback, the two cancel out in epoll's change
+ * list: no epoll_ctl, and no turn of the loop just to write. An answer the
+ * socket does not take whole goes on the usual way, as does a failed write
+ * (the bufferevent meets the error again and evhttp closes the connection).
+ * The output buffer's front is frozen while the bufferevent owns it: thawed
+ * for the write only.
+ */
+static void send_now(struct evhttp_connection *evcon)
+{
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+    struct evbuffer *out = bufferevent_get_output(bev);
+    int written;
+
+    evbuffer_unfreeze(out, 1);
+    written = evbuffer_write(out, bufferevent_getfd(bev));
+    evbuffer_freeze(out, 1);
+    if (written > 0 && evbuffer_get_length(out) == 0)
+        bufferevent_trigger(bev, EV_WRITE, 0); /* evhttp's write callback, now */
+}
+
+/* The one way out: count, log, send, free. Takes @buf's contents. */
 static void request_finish(struct request *r, int status, const char *ctype, struct evbuffer *buf)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
+    struct evhttp_connection *evcon;
     double secs = (double)(now_ns() - r->start_ns) / 1e9;
     char path[256];
 
@@ -430,9 +456,6 @@ static void request_finish(struct request *r, int status, const char *ctype, str
         evhttp_add_header(out, "Content-Length", len);
         evbuffer_drain(buf, evbuffer_get_length(buf));
     }
-    conn_end(r->conn);
-    r->conn = NULL;
-    evhttp_send_reply(r->ev, status, NULL, buf);
     if (r->srv->metrics)
         metrics_observe(r->srv->metrics, r->metric, evhttp_request_get_command(r->ev), status,
                         secs);
@@ -443,6 +466,13 @@ static void request_finish(struct request *r, int status, const char *ctype, str
                  r->route ? r->route->name : "unmatched", status, secs * 1000.0,
                  r->key ? r->key->name : "-");
     }
+    conn_end(r->conn);
+    r->conn = NULL;
+    /* From here on evhttp may free r->ev at any time (at once when the client has gone). */
+    evcon = evhttp_request_get_connection(r->ev);
+    evhttp_send_reply(r->ev, status, NULL, buf);
+    if (evcon != NULL)
+        send_now(evcon);
     evbuffer_free(buf);
     request_free(r);
 }

@@ -5,7 +5,9 @@
  * while those open go on being served; every way a connection can end gives
  * its place back. A request trickled in a byte at a time is cut off at its
  * deadline, though each byte comes well within request_timeout_seconds; a
- * request being answered (an event stream) has no deadline.
+ * request being answered (an event stream) has no deadline. An answer larger
+ * than the socket takes at once goes out as the client reads it, whole, and
+ * its connection serves the next request.
  *
  * Waits below are bounds, polled: nothing asserts how long the daemon took.
  */
@@ -16,10 +18,13 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -42,7 +47,7 @@ static int read_response(int fd, char *out, size_t size)
     size_t got = 0;
 
     out[0] = '\0';
-    for (int waited = 0; waited < 100; waited++) {
+    for (int waited = 0; waited < 100;) {
         struct pollfd pfd = {fd, POLLIN, 0};
         const char *end = strstr(out, "\r\n\r\n");
         const char *cl = strcasestr(out, "\r\nContent-Length:");
@@ -51,8 +56,10 @@ static int read_response(int fd, char *out, size_t size)
         if (end != NULL && cl != NULL && cl < end &&
             got >= (size_t)(end + 4 - out) + strtoul(cl + 17, NULL, 10))
             return atoi(out + 9);
-        if (poll(&pfd, 1, 100) != 1)
+        if (poll(&pfd, 1, 100) != 1) {
+            waited++;
             continue;
+        }
         n = recv(fd, out + got, size - 1 - got, 0);
         if (n <= 0)
             return 0;
@@ -359,6 +366,71 @@ static void test_connections__limits_out_of_range_are_config_errors(void **state
     harness_context(NULL);
 }
 
+/*
+ * The daemon writes an answer as soon as it is made; what the socket does not
+ * take then goes out as the client reads. A client with a small receive
+ * window that waits before reading asks for a page of a thousand events
+ * (hundreds of kilobytes): it arrives whole, and the connection then serves
+ * its next request.
+ */
+static void test_connections__a_large_answer_goes_out_as_the_client_reads(void **state)
+{
+    static const char *const skus[] = {"BIG-01"};
+    static char answer[2 * 1024 * 1024], next[4096], get[512];
+    struct harness *h = harness_start_beside(*state, NULL);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    struct harness_response *r, *whole;
+    int small = 4096, mss = 1024, queued = -1, fd, n;
+    const char *body;
+    char *batch = malloc(128 * 1024);
+    size_t len = 0;
+
+    assert_non_null(h);
+    assert_non_null(batch);
+    harness_catalogue(h, skus, 1);
+    len += (size_t)sprintf(batch, "{\"movements\": [");
+    for (int i = 0; i < 1000; i++)
+        len += (size_t)sprintf(batch + len,
+                               "%s{\"sku\": \"BIG-01\", \"location\": \"wh-1\", \"type\": "
+                               "\"receipt\", \"quantity\": 1}",
+                               i ? "," : "");
+    sprintf(batch + len, "]}");
+    r = harness_post_json(h, h->keys[HARNESS_ADMIN], "/v1/movements", batch);
+    harness_assert_status(r, 200);
+    harness_response_free(r);
+    free(batch);
+    whole = harness_get(h, h->keys[HARNESS_ADMIN], "/v1/events?sku=BIG-01&limit=1000");
+    harness_assert_status(whole, 200);
+    assert_int_equal(json_array_size(harness_jget(whole->json, "events")), 1000);
+
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    /* Small segments too: on loopback the daemon's send buffer grows with the segment size. */
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+    assert_int_equal(setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss)), 0);
+    a.sin_port = htons((uint16_t)h->port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    n = snprintf(get, sizeof(get),
+                 "GET /v1/events?sku=BIG-01&limit=1000 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 "Authorization: Bearer %s\r\n\r\n",
+                 h->keys[HARNESS_ADMIN]);
+    assert_int_equal(send(fd, get, (size_t)n, MSG_NOSIGNAL), n);
+    /* Unread for a while: a little of the answer waits here, the rest in the daemon. */
+    usleep(300 * 1000);
+    assert_int_equal(ioctl(fd, FIONREAD, &queued), 0);
+    assert_true(queued > 0 && (size_t)queued < whole->body_len / 4);
+    assert_int_equal(read_response(fd, answer, sizeof(answer)), 200);
+    body = strstr(answer, "\r\n\r\n");
+    assert_non_null(body);
+    assert_int_equal(strlen(body + 4), whole->body_len);
+    assert_memory_equal(body + 4, whole->body, whole->body_len);
+    assert_int_equal(keepalive_get(fd, "/healthz", next, sizeof(next)), 200);
+    close(fd);
+    harness_response_free(whole);
+    assert_int_equal(harness_stop(h), 0);
+}
+
 /* Last: it lowers this process's own hard limit on open files, for good. */
 static void test_connections__the_cap_fits_the_open_files_limit(void **state)
 {
@@ -394,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_connections__a_slow_but_timely_request_is_served),
         cmocka_unit_test(test_connections__a_stream_outlives_the_deadline),
         cmocka_unit_test(test_connections__limits_out_of_range_are_config_errors),
+        cmocka_unit_test(test_connections__a_large_answer_goes_out_as_the_client_reads),
         cmocka_unit_test(test_connections__the_cap_fits_the_open_files_limit),
     };
 
