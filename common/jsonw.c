@@ -24,7 +24,7 @@ int jw_done(struct jsonw *w)
     return rc;
 }
 
-/* Every byte goes through here: gathered, and handed on in large pieces. */
+/* Every piece goes through here or put(): gathered, and handed on in large pieces. */
 static void add(struct jsonw *w, const void *p, size_t n)
 {
     if (w->len + n > sizeof(w->pending))
@@ -37,6 +37,14 @@ static void add(struct jsonw *w, const void *p, size_t n)
     w->len += n;
 }
 
+/* One byte: most of what the writer adds (quotes, commas, brackets) comes one at a time. */
+static void put(struct jsonw *w, char c)
+{
+    if (w->len == sizeof(w->pending))
+        jw_done(w);
+    w->pending[w->len++] = c;
+}
+
 /* Before any value or key: the comma that separates it from the one before. */
 static void separate(struct jsonw *w)
 {
@@ -45,14 +53,14 @@ static void separate(struct jsonw *w)
         return;
     }
     if (!w->first[w->depth])
-        add(w, ",", 1);
+        put(w, ',');
     w->first[w->depth] = 0;
 }
 
 static void begin(struct jsonw *w, char c)
 {
     separate(w);
-    add(w, &c, 1);
+    put(w, c);
     if (w->depth + 1 < JW_DEPTH)
         w->depth++;
     w->first[w->depth] = 1;
@@ -62,7 +70,7 @@ static void end(struct jsonw *w, char c)
 {
     if (w->depth > 0)
         w->depth--;
-    add(w, &c, 1);
+    put(w, c);
 }
 
 void jw_object(struct jsonw *w)
@@ -91,36 +99,31 @@ static int plain(unsigned char c)
     return c >= 0x20 && c != '"' && c != '\\';
 }
 
-/* @s as a JSON string: quotes, and escapes for what JSON does not allow as it is; @colon adds a
- * ':' (a key). */
+/*
+ * @s as a JSON string: quotes, and escapes for what JSON does not allow as it
+ * is; @colon adds a ':' (a key). Plain bytes are copied as they are checked,
+ * straight into pending: most strings (names, identifiers) are nothing else.
+ */
 static void quoted(struct jsonw *w, const char *s, int colon)
 {
     static const char hex[] = "0123456789abcdef";
-    const char *run = s;
-    size_t n = 0;
 
-    /* Most strings (keys, identifiers) need no escape: copied in one piece. */
-    while (plain((unsigned char)s[n]))
-        n++;
-    if (s[n] == '\0' && n + 3 <= sizeof(w->pending)) {
-        char *p;
-        if (w->len + n + 3 > sizeof(w->pending))
+    put(w, '"');
+    for (;;) {
+        char *d = w->pending + w->len, *full = w->pending + sizeof(w->pending);
+        unsigned char c;
+
+        while (d < full && plain((unsigned char)*s))
+            *d++ = *s++;
+        w->len = (size_t)(d - w->pending);
+        c = (unsigned char)*s;
+        if (c == '\0')
+            break;
+        if (plain(c)) { /* pending is full */
             jw_done(w);
-        p = w->pending + w->len;
-        p[0] = '"';
-        memcpy(p + 1, s, n);
-        p[n + 1] = '"';
-        p[n + 2] = ':';
-        w->len += n + 2 + (colon != 0);
-        return;
-    }
-    add(w, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (plain(c))
             continue;
-        add(w, run, (size_t)(s - run));
-        run = s + 1;
+        }
+        s++;
         if (c == '"' || c == '\\') {
             char esc[2] = {'\\', (char)c};
             add(w, esc, 2);
@@ -129,8 +132,9 @@ static void quoted(struct jsonw *w, const char *s, int colon)
             add(w, esc, 6);
         }
     }
-    add(w, run, (size_t)(s - run));
-    add(w, colon ? "\":" : "\"", colon ? 2 : 1);
+    put(w, '"');
+    if (colon)
+        put(w, ':');
 }
 
 void jw_key(struct jsonw *w, const char *key)
@@ -140,25 +144,40 @@ void jw_key(struct jsonw *w, const char *key)
     w->after_key = 1;
 }
 
+void jw_key_quoted(struct jsonw *w, const char *quoted, size_t len)
+{
+    separate(w);
+    add(w, quoted, len);
+    w->after_key = 1;
+}
+
 void jw_string(struct jsonw *w, const char *s)
 {
     separate(w);
     quoted(w, s, 0);
 }
 
+/* Written in place: the digits counted first, then set from the last. */
 void jw_int(struct jsonw *w, long long v)
 {
-    char digits[24], *p = digits + sizeof(digits);
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    size_t digits = 1;
+    char *p;
 
     separate(w);
+    for (unsigned long long t = u; t >= 10; t /= 10)
+        digits++;
+    if (w->len + digits + 1 > sizeof(w->pending))
+        jw_done(w);
+    p = w->pending + w->len;
+    if (v < 0)
+        *p++ = '-';
+    p += digits;
+    w->len = (size_t)(p - w->pending);
     do {
         *--p = (char)('0' + u % 10);
         u /= 10;
     } while (u != 0);
-    if (v < 0)
-        *--p = '-';
-    add(w, p, (size_t)(digits + sizeof(digits) - p));
 }
 
 void jw_bool(struct jsonw *w, int v)

@@ -41,6 +41,16 @@ void jw_array_end(struct jsonw *w);
 /* jw_key - an object member's name; its value comes next. */
 void jw_key(struct jsonw *w, const char *key);
 
+/*
+ * jw_name - jw_key for a name written in the source, jw_name(w, "on_hand"):
+ * quoted by the compiler, so copied rather than scanned. For names that need
+ * no escape.
+ */
+#define jw_name(w, literal) jw_key_quoted((w), "\"" literal "\":", sizeof(literal) + 2)
+
+/* jw_key_quoted - a name already quoted and followed by its ':', @len bytes. */
+void jw_key_quoted(struct jsonw *w, const char *quoted, size_t len);
+
 void jw_string(struct jsonw *w, const char *s);
 void jw_int(struct jsonw *w, long long v);
 void jw_bool(struct jsonw *w, int v);

@@ -244,17 +244,17 @@ static void explain_entry(struct jsonw *w, const struct loc_rule *rule, const st
                           long long safety, long long buffer, long long figure)
 {
     jw_object(w);
-    jw_key(w, "location");
+    jw_name(w, "location");
     jw_string(w, rule->id);
-    jw_key(w, "on_hand");
+    jw_name(w, "on_hand");
     jw_int(w, lv->on_hand);
-    jw_key(w, "reserved");
+    jw_name(w, "reserved");
     jw_int(w, lv->reserved);
-    jw_key(w, "safety_stock");
+    jw_name(w, "safety_stock");
     jw_int(w, safety);
-    jw_key(w, "store_buffer");
+    jw_name(w, "store_buffer");
     jw_int(w, buffer);
-    jw_key(w, "available");
+    jw_name(w, "available");
     jw_int(w, figure);
     jw_object_end(w);
 }
@@ -263,10 +263,10 @@ static void web_json(struct jsonw *w, const struct stock_snapshot *s, const stru
                      int explain)
 {
     jw_object(w);
-    jw_key(w, "available");
+    jw_name(w, "available");
     jw_int(w, stock_channel_total(CHANNEL_WEB, s->rules, it->levels, s->nrules, it->safety));
     if (explain) {
-        jw_key(w, "explain");
+        jw_name(w, "explain");
         jw_array(w);
         for (size_t k = 0; k < s->nrules; k++) {
             const struct loc_rule *rule = &s->rules[k];
@@ -275,16 +275,16 @@ static void web_json(struct jsonw *w, const struct stock_snapshot *s, const stru
                 explain_entry(w, rule, &it->levels[k], it->safety, rule->buffer, v);
         }
         jw_array_end(w);
-        jw_key(w, "excluded");
+        jw_name(w, "excluded");
         jw_array(w);
         for (size_t k = 0; k < s->nrules; k++) {
             const struct loc_rule *rule = &s->rules[k];
             if (stock_channel_at(CHANNEL_WEB, rule, &it->levels[k], it->safety) >= 0)
                 continue;
             jw_object(w);
-            jw_key(w, "location");
+            jw_name(w, "location");
             jw_string(w, rule->id);
-            jw_key(w, "reason");
+            jw_name(w, "reason");
             jw_string(w, "does not fulfil web");
             jw_object_end(w);
         }
@@ -305,10 +305,10 @@ static void per_store_json(struct jsonw *w, enum channel channel, const struct s
             continue;
         jw_key(w, rule->id);
         jw_object(w);
-        jw_key(w, "available");
+        jw_name(w, "available");
         jw_int(w, v);
         if (explain) {
-            jw_key(w, "explain");
+            jw_name(w, "explain");
             jw_array(w);
             /* Walk-in customers may buy the safety stock and the buffer: no deductions. */
             if (channel == CHANNEL_STORE)
@@ -328,35 +328,35 @@ static void stock_json(struct jsonw *w, const struct stock_snapshot *s, size_t i
     const struct stock_item *it = &s->items[i];
 
     jw_object(w);
-    jw_key(w, "sku");
+    jw_name(w, "sku");
     jw_string(w, sku);
-    jw_key(w, "version");
+    jw_name(w, "version");
     jw_int(w, it->version);
-    jw_key(w, "locations");
+    jw_name(w, "locations");
     jw_array(w);
     for (size_t k = 0; k < s->nrules; k++) {
         const struct level *lv = &it->levels[k];
         jw_object(w);
-        jw_key(w, "location");
+        jw_name(w, "location");
         jw_string(w, s->rules[k].id);
-        jw_key(w, "on_hand");
+        jw_name(w, "on_hand");
         jw_int(w, lv->on_hand);
-        jw_key(w, "reserved");
+        jw_name(w, "reserved");
         jw_int(w, lv->reserved);
-        jw_key(w, "safety_stock");
+        jw_name(w, "safety_stock");
         jw_int(w, it->safety);
-        jw_key(w, "available");
+        jw_name(w, "available");
         jw_int(w, stock_available(lv, it->safety));
         jw_object_end(w);
     }
     jw_array_end(w);
-    jw_key(w, "channels");
+    jw_name(w, "channels");
     jw_object(w);
-    jw_key(w, "web");
+    jw_name(w, "web");
     web_json(w, s, it, explain);
-    jw_key(w, "store");
+    jw_name(w, "store");
     per_store_json(w, CHANNEL_STORE, s, it, explain);
-    jw_key(w, "click_collect");
+    jw_name(w, "click_collect");
     per_store_json(w, CHANNEL_CLICK_COLLECT, s, it, explain);
     jw_object_end(w);
     jw_object_end(w);
@@ -465,7 +465,7 @@ static void query_done(struct stock_snapshot *snap, const char *err, void *arg)
     }
     jw_init(&w, buf);
     jw_object(&w);
-    jw_key(&w, "items");
+    jw_name(&w, "items");
     jw_array(&w);
     for (size_t i = 0; i < op->q.n; i++) {
         const struct stock_item *it = &snap->items[i];
@@ -476,11 +476,11 @@ static void query_done(struct stock_snapshot *snap, const char *err, void *arg)
             v = stock_channel_total(op->q.channel, snap->rules, it->levels, snap->nrules,
                                     it->safety);
         jw_object(&w);
-        jw_key(&w, "sku");
+        jw_name(&w, "sku");
         jw_string(&w, op->q.skus[i]);
-        jw_key(&w, "available");
+        jw_name(&w, "available");
         jw_int(&w, v < 0 ? 0 : v);
-        jw_key(&w, "known");
+        jw_name(&w, "known");
         jw_bool(&w, it->known);
         jw_object_end(&w);
     }

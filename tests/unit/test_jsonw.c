@@ -169,6 +169,80 @@ static void test_jsonw__answers_longer_than_the_writers_buffer_come_out_whole(vo
     evbuffer_free(buf);
 }
 
+/* A name given to jw_name writes what jw_key writes for it. */
+static void test_jsonw__names_quoted_by_the_compiler_match_jw_key(void **state)
+{
+    struct evbuffer *buf = evbuffer_new();
+    struct jsonw w;
+    char *by_name, *by_key;
+
+    (void)state;
+    jw_init(&w, buf);
+    jw_object(&w);
+    jw_name(&w, "on_hand");
+    jw_int(&w, 3);
+    jw_name(&w, "channels");
+    jw_object(&w);
+    jw_name(&w, "web");
+    jw_int(&w, -1);
+    jw_object_end(&w);
+    jw_object_end(&w);
+    by_name = written(&w);
+    jw_init(&w, buf);
+    jw_object(&w);
+    jw_key(&w, "on_hand");
+    jw_int(&w, 3);
+    jw_key(&w, "channels");
+    jw_object(&w);
+    jw_key(&w, "web");
+    jw_int(&w, -1);
+    jw_object_end(&w);
+    jw_object_end(&w);
+    by_key = written(&w);
+    assert_string_equal(by_name, by_key);
+    assert_string_equal(by_name, "{\"on_hand\":3,\"channels\":{\"web\":-1}}");
+    free(by_name);
+    free(by_key);
+    evbuffer_free(buf);
+}
+
+/*
+ * Strings of every length around the writer's buffer, with escapes at every
+ * place, some straddling its end: each comes out whole and parses back.
+ */
+static void test_jsonw__escapes_across_the_writers_buffer_parse_back(void **state)
+{
+    static const char specials[] = {'"', '\\', '\n', '\x01', 'a'};
+    struct evbuffer *buf = evbuffer_new();
+    char s[3 * sizeof(((struct jsonw *)0)->pending)];
+
+    (void)state;
+    for (size_t len = sizeof(((struct jsonw *)0)->pending) - 8; len < sizeof(s) - 1; len += 331) {
+        json_t *back;
+        struct jsonw w;
+        char *got;
+
+        for (size_t i = 0; i < len; i++)
+            s[i] = i % 7 == 0 ? specials[(i / 7) % sizeof(specials)] : (char)('b' + i % 20);
+        s[len] = '\0';
+        jw_init(&w, buf);
+        jw_object(&w);
+        jw_name(&w, "length");
+        jw_int(&w, (long long)len);
+        jw_key(&w, s);
+        jw_string(&w, s);
+        jw_object_end(&w);
+        got = written(&w);
+        back = json_loads(got, 0, NULL);
+        assert_non_null(back);
+        assert_int_equal(json_integer_value(json_object_get(back, "length")), (json_int_t)len);
+        assert_string_equal(json_string_value(json_object_get(back, s)), s);
+        json_decref(back);
+        free(got);
+    }
+    evbuffer_free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +250,8 @@ int main(void)
         cmocka_unit_test(test_jsonw__integers_at_their_limits),
         cmocka_unit_test(test_jsonw__strings_are_escaped_and_parse_back),
         cmocka_unit_test(test_jsonw__answers_longer_than_the_writers_buffer_come_out_whole),
+        cmocka_unit_test(test_jsonw__names_quoted_by_the_compiler_match_jw_key),
+        cmocka_unit_test(test_jsonw__escapes_across_the_writers_buffer_parse_back),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
