@@ -324,6 +324,54 @@ static void test_auth__a_key_can_ask_who_it_is(void **state)
     harness_context(NULL);
 }
 
+/*
+ * A key accepted once is compared as presented the next time, not hashed
+ * again: every role's key still names its own holder on the second round,
+ * and near misses of a key just accepted (shorter, longer, one byte off at
+ * either end) are refused.
+ */
+static void test_auth__a_key_seen_before_matches_only_whole(void **state)
+{
+    static const struct {
+        enum harness_role role;
+        const char *name;
+    } keys[] = {
+        {HARNESS_STOREFRONT, "web-backend"},
+        {HARNESS_STORE_LEEDS, "leeds-till"},
+        {HARNESS_STORE_YORK, "york-till"},
+        {HARNESS_AGENT, "support"},
+        {HARNESS_ADMIN, "ops"},
+    };
+    struct harness *h = *state;
+    const char *agent = h->keys[HARNESS_AGENT];
+    size_t len = strlen(agent);
+    char near[4][HARNESS_KEY_SIZE + 2];
+    struct harness_response *r;
+
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+            harness_context("round %d, GET /v1/me as %s", round, keys[i].name);
+            r = harness_get(h, h->keys[keys[i].role], "/v1/me");
+            harness_assert_status(r, 200);
+            harness_assert_jstr(r, "name", keys[i].name);
+            harness_response_free(r);
+        }
+    }
+    snprintf(near[0], sizeof(near[0]), "%.*s", (int)(len - 1), agent);
+    snprintf(near[1], sizeof(near[1]), "%sx", agent);
+    snprintf(near[2], sizeof(near[2]), "%s", agent);
+    near[2][len - 1] = near[2][len - 1] == 'a' ? 'b' : 'a';
+    snprintf(near[3], sizeof(near[3]), "%s", agent);
+    near[3][0] = near[3][0] == 'a' ? 'b' : 'a';
+    for (size_t i = 0; i < 4; i++) {
+        harness_context("near miss %zu of the agent's key", i);
+        r = harness_get(h, near[i], "/v1/me");
+        harness_assert_problem(r, 401, "unauthorized", NULL);
+        harness_response_free(r);
+    }
+    harness_context(NULL);
+}
+
 static void test_auth__operational_endpoints_need_no_key(void **state)
 {
     static const char *const paths[] = {"/healthz", "/readyz", "/metrics"};
@@ -406,6 +454,7 @@ int main(void)
         cmocka_unit_test(test_auth__missing_unknown_or_malformed_key_is_401),
         cmocka_unit_test(test_auth__store_cannot_move_stock_elsewhere_in_a_batch),
         cmocka_unit_test(test_auth__a_key_can_ask_who_it_is),
+        cmocka_unit_test(test_auth__a_key_seen_before_matches_only_whole),
         cmocka_unit_test(test_auth__operational_endpoints_need_no_key),
         cmocka_unit_test(test_auth__keys_never_appear_in_the_log),
     };
