@@ -339,9 +339,16 @@ static void daemon_release(struct daemon *d)
  */
 static struct event_base *new_base(void)
 {
-    struct event_config *cfg = event_config_new();
+    struct event_config *cfg;
     struct event_base *base;
 
+    /*
+     * libevent's allocations through malloc: its calloc would call glibc's,
+     * which (glibc 2.36) passes by the per-thread cache that malloc and free
+     * use, and evhttp zeroes a dozen small blocks for every request.
+     */
+    event_set_mem_functions(malloc, realloc, free);
+    cfg = event_config_new();
     if (cfg == NULL)
         return NULL;
     event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
