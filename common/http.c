@@ -423,8 +423,9 @@ static const char *http_date(struct http_server *srv)
  * the loop next finds the socket writable, and tells evhttp it is written,
  * which readies the connection for its next request (or closes it). evhttp
  * turns the connection's events to writing and back to reading around each
- * answer; done within one callback, the two cancel out in epoll's change
- * list: no epoll_ctl, and no turn of the loop just to write. An answer the
+ * answer; done within one turn of the loop, the two fold together in epoll's
+ * change list (into one epoll_ctl that changes nothing, where there were two),
+ * and no turn of the loop is spent just to write. An answer the
  * socket does not take whole goes on the usual way, as does a failed write
  * (the bufferevent meets the error again and evhttp closes the connection).
  * The output buffer's front is frozen while the bufferevent owns it: thawed
