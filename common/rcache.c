@@ -13,6 +13,7 @@
  * sixth of the daemon's time there). So they come from blocks of their own,
  * in sizes of 64 bytes, each size with its list of free places.
  */
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,7 @@ struct rentry {
     uint32_t nelem;
     uint32_t keylen;
     size_t size; /* of the allocation */
-    long long stored_ms;
+    long long expires_ms;
     char data[]; /* the key and its NUL, then the strings */
 };
 
@@ -46,6 +47,7 @@ struct rcache {
     size_t nbuckets; /* a power of two */
     size_t max_entries;
     long long max_age_ms;
+    uint64_t rng; /* spreads the copies' ages out: see rcache_put */
     struct rentry *oldest, *newest;
     int live;
     unsigned long generation;
@@ -104,6 +106,7 @@ struct rcache *rcache_new(size_t max_entries, long long max_age_ms)
     }
     rc->max_entries = max_entries;
     rc->max_age_ms = max_age_ms;
+    rc->rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)rc;
     return rc;
 }
 
@@ -247,7 +250,7 @@ const redisReply *rcache_get(struct rcache *rc, const char *key, long long now_m
     if (!rc->live)
         return NULL;
     e = entry_find(rc, key, len, fnv1a(key, len));
-    if (e != NULL && rc->max_age_ms > 0 && now_ms - e->stored_ms > rc->max_age_ms) {
+    if (e != NULL && now_ms > e->expires_ms) {
         entry_unlink(rc, e);
         e = NULL;
     }
@@ -282,6 +285,25 @@ struct rcache_ticket rcache_ticket(const struct rcache *rc, const char *key)
     return t;
 }
 
+/*
+ * When a copy made at @now_ms is given up: at a random age between half of
+ * max_age_ms and max_age_ms. Copies made together (the catalogue read after a
+ * start, or after a watch was lost) would otherwise all lapse in the same
+ * moment and send every read to Redis at once.
+ */
+static long long expiry(struct rcache *rc, long long now_ms)
+{
+    uint64_t x = rc->rng;
+
+    if (rc->max_age_ms <= 0)
+        return LLONG_MAX;
+    x ^= x << 13; /* xorshift64 */
+    x ^= x >> 7;
+    x ^= x << 17;
+    rc->rng = x;
+    return now_ms + rc->max_age_ms - (long long)(x % (uint64_t)(rc->max_age_ms / 2 + 1));
+}
+
 void rcache_put(struct rcache *rc, const char *key, const redisReply *reply, struct rcache_ticket t,
                 long long now_ms)
 {
@@ -312,7 +334,7 @@ void rcache_put(struct rcache *rc, const char *key, const redisReply *reply, str
     e->nelem = (uint32_t)reply->elements;
     e->keylen = (uint32_t)len;
     e->size = size;
-    e->stored_ms = now_ms;
+    e->expires_ms = expiry(rc, now_ms);
     memcpy(e->data, key, len + 1);
     p = e->data + len + 1;
     for (size_t i = 0; i < reply->elements; i++) {

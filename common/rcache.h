@@ -43,7 +43,8 @@ struct rcache_stats {
 };
 
 /* rcache_new - an empty cache, not live. @max_age_ms: a copy older than this is not used
- * (0: no limit). @return new, or NULL when out of memory. */
+ * (0: no limit); each is given up at a random age between half of it and it, so that copies
+ * made together are not all read again together. @return new, or NULL when out of memory. */
 struct rcache *rcache_new(size_t max_entries, long long max_age_ms);
 
 /* rcache_free - everything; NULL is fine. */

@@ -2,7 +2,8 @@
  * test_rcache.c - the read cache without Redis: a copy reads as the reply it
  * was made from; Redis's news of a change drops it and voids the tickets of
  * reads of the same hash tag still in flight; nothing is used or kept while
- * the news is not heard; copies age out and the oldest make room.
+ * the news is not heard; copies age out, those made together apart, and the
+ * oldest make room.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -198,6 +199,7 @@ static void test_rcache__a_newer_answer_replaces_the_copy(void **state)
     rcache_free(rc);
 }
 
+/* A copy is used for at least half of max_age_ms, and never past it. */
 static void test_rcache__copies_age_out(void **state)
 {
     struct rcache *rc = rcache_new(16, 1000);
@@ -205,8 +207,41 @@ static void test_rcache__copies_age_out(void **state)
     (void)state;
     rcache_set_live(rc, 1);
     keep(rc, "{p01}:sku:A", "5:0:0", 5000);
-    assert_non_null(rcache_get(rc, "{p01}:sku:A", 6000));
+    assert_non_null(rcache_get(rc, "{p01}:sku:A", 5500));
     assert_null(rcache_get(rc, "{p01}:sku:A", 6001));
+    assert_int_equal(rcache_stats(rc)->entries, 0);
+    rcache_free(rc);
+}
+
+/*
+ * Copies made in the same moment are given up at different ages: all kept
+ * at half of max_age_ms, some and not all at three quarters, none past it.
+ */
+static void test_rcache__copies_made_together_lapse_apart(void **state)
+{
+    struct rcache *rc = rcache_new(256, 1000);
+    size_t kept = 0;
+    char key[32];
+
+    (void)state;
+    rcache_set_live(rc, 1);
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof(key), "{p01}:sku:S%d", i);
+        assert_true(keep(rc, key, "5:0:0", 0));
+    }
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof(key), "{p01}:sku:S%d", i);
+        assert_non_null(rcache_get(rc, key, 500));
+    }
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof(key), "{p01}:sku:S%d", i);
+        kept += rcache_get(rc, key, 750) != NULL;
+    }
+    assert_true(kept > 20 && kept < 180);
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof(key), "{p01}:sku:S%d", i);
+        assert_null(rcache_get(rc, key, 1001));
+    }
     assert_int_equal(rcache_stats(rc)->entries, 0);
     rcache_free(rc);
 }
@@ -297,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_rcache__a_ticket_holds_until_its_tag_changes),
         cmocka_unit_test(test_rcache__a_newer_answer_replaces_the_copy),
         cmocka_unit_test(test_rcache__copies_age_out),
+        cmocka_unit_test(test_rcache__copies_made_together_lapse_apart),
         cmocka_unit_test(test_rcache__the_oldest_make_room),
         cmocka_unit_test(test_rcache__only_arrays_of_strings_are_kept),
         cmocka_unit_test(test_rcache__many_keys_and_a_large_copy),
