@@ -144,7 +144,7 @@ void jw_key(struct jsonw *w, const char *key)
     w->after_key = 1;
 }
 
-void jw_key_quoted(struct jsonw *w, const char *quoted, size_t len)
+void jw_key_quoted_slow(struct jsonw *w, const char *quoted, size_t len)
 {
     separate(w);
     add(w, quoted, len);

@@ -13,6 +13,7 @@
 #define COMMON_JSONW_H
 
 #include <stddef.h>
+#include <string.h>
 
 struct evbuffer;
 
@@ -49,7 +50,24 @@ void jw_key(struct jsonw *w, const char *key);
 #define jw_name(w, literal) jw_key_quoted((w), "\"" literal "\":", sizeof(literal) + 2)
 
 /* jw_key_quoted - a name already quoted and followed by its ':', @len bytes. */
-void jw_key_quoted(struct jsonw *w, const char *quoted, size_t len);
+void jw_key_quoted_slow(struct jsonw *w, const char *quoted, size_t len);
+
+/* Inline, so that jw_name's copy of a length known when compiling is a few moves. */
+static inline void jw_key_quoted(struct jsonw *w, const char *quoted, size_t len)
+{
+    size_t comma = !w->after_key && !w->first[w->depth];
+
+    if (w->len + comma + len > sizeof(w->pending)) {
+        jw_key_quoted_slow(w, quoted, len);
+        return;
+    }
+    w->pending[w->len] = ',';
+    w->len += comma;
+    memcpy(w->pending + w->len, quoted, len);
+    w->len += len;
+    w->first[w->depth] = 0;
+    w->after_key = 1;
+}
 
 void jw_string(struct jsonw *w, const char *s);
 void jw_int(struct jsonw *w, long long v);
