@@ -49,10 +49,13 @@ void jw_key(struct jsonw *w, const char *key);
  */
 #define jw_name(w, literal) jw_key_quoted((w), "\"" literal "\":", sizeof(literal) + 2)
 
-/* jw_key_quoted - a name already quoted and followed by its ':', @len bytes. */
+/* jw_key_quoted's way when pending has no room: through the evbuffer. */
 void jw_key_quoted_slow(struct jsonw *w, const char *quoted, size_t len);
 
-/* Inline, so that jw_name's copy of a length known when compiling is a few moves. */
+/*
+ * jw_key_quoted - a name already quoted and followed by its ':', @len bytes.
+ * Inline, so that jw_name's copy of a length known when compiling is a few moves.
+ */
 static inline void jw_key_quoted(struct jsonw *w, const char *quoted, size_t len)
 {
     size_t comma = !w->after_key && !w->first[w->depth];
