@@ -1081,6 +1081,16 @@ static void dispatch(struct request *r)
         r->route->handler(r);
 }
 
+/* @id as 16 hex digits: the request id, made for every request. */
+static void request_id(char out[17], unsigned long long id)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (int i = 15; i >= 0; i--, id >>= 4)
+        out[i] = hex[id & 15];
+    out[16] = '\0';
+}
+
 static void on_request(struct evhttp_request *ev, void *arg)
 {
     struct http_server *srv = arg;
@@ -1094,7 +1104,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
     r->srv = srv;
     r->start_ns = now_ns();
     TAILQ_INIT(&r->query);
-    snprintf(r->id, sizeof(r->id), "%016llx", srv->next_id++);
+    request_id(r->id, srv->next_id++);
     srv->in_flight++;
     r->conn = conn_begin(srv->conns, evhttp_request_get_connection(ev), on_conn_gone, r);
     dispatch(r);

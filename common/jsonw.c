@@ -157,7 +157,55 @@ void jw_string(struct jsonw *w, const char *s)
     quoted(w, s, 0);
 }
 
-/* Written in place: the digits counted first, then set from the last. */
+/* @s of @len bytes as it is, in quotes; @colon adds a ':'. */
+static void quoted_plain(struct jsonw *w, const char *s, size_t len, int colon)
+{
+    char *d;
+
+    if (w->len + len + 3 > sizeof(w->pending)) {
+        put(w, '"');
+        add(w, s, len);
+        put(w, '"');
+        if (colon)
+            put(w, ':');
+        return;
+    }
+    d = w->pending + w->len;
+    *d++ = '"';
+    memcpy(d, s, len);
+    d += len;
+    *d++ = '"';
+    if (colon)
+        *d++ = ':';
+    w->len = (size_t)(d - w->pending);
+}
+
+void jw_key_plain(struct jsonw *w, const char *s, size_t len)
+{
+    separate(w);
+    quoted_plain(w, s, len, 1);
+    w->after_key = 1;
+}
+
+void jw_string_plain(struct jsonw *w, const char *s, size_t len)
+{
+    separate(w);
+    quoted_plain(w, s, len, 0);
+}
+
+/* "00" to "99": two digits at a time, one division for both. */
+static const char two_digits[] = "00010203040506070809"
+                                 "10111213141516171819"
+                                 "20212223242526272829"
+                                 "30313233343536373839"
+                                 "40414243444546474849"
+                                 "50515253545556575859"
+                                 "60616263646566676869"
+                                 "70717273747576777879"
+                                 "80818283848586878889"
+                                 "90919293949596979899";
+
+/* Written in place: the digits counted first, then set from the last, two at a time. */
 void jw_int(struct jsonw *w, long long v)
 {
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
@@ -174,10 +222,18 @@ void jw_int(struct jsonw *w, long long v)
         *p++ = '-';
     p += digits;
     w->len = (size_t)(p - w->pending);
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
+    while (u >= 100) {
+        const char *d = two_digits + 2 * (u % 100);
+        u /= 100;
+        *--p = d[1];
+        *--p = d[0];
+    }
+    if (u >= 10) {
+        *--p = two_digits[2 * u + 1];
+        *--p = two_digits[2 * u];
+    } else {
+        *--p = (char)('0' + u);
+    }
 }
 
 void jw_bool(struct jsonw *w, int v)

@@ -73,6 +73,14 @@ static inline void jw_key_quoted(struct jsonw *w, const char *quoted, size_t len
 }
 
 void jw_string(struct jsonw *w, const char *s);
+
+/*
+ * jw_key_plain, jw_string_plain - @s, @len bytes that need no escape (an
+ * identifier checked when it came in): copied, not scanned.
+ */
+void jw_key_plain(struct jsonw *w, const char *s, size_t len);
+void jw_string_plain(struct jsonw *w, const char *s, size_t len);
+
 void jw_int(struct jsonw *w, long long v);
 void jw_bool(struct jsonw *w, int v);
 

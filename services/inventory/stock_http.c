@@ -245,7 +245,7 @@ static void explain_entry(struct jsonw *w, const struct loc_rule *rule, const st
 {
     jw_object(w);
     jw_name(w, "location");
-    jw_string(w, rule->id);
+    jw_string_plain(w, rule->id, rule->idlen);
     jw_name(w, "on_hand");
     jw_int(w, lv->on_hand);
     jw_name(w, "reserved");
@@ -283,7 +283,7 @@ static void web_json(struct jsonw *w, const struct stock_snapshot *s, const stru
                 continue;
             jw_object(w);
             jw_name(w, "location");
-            jw_string(w, rule->id);
+            jw_string_plain(w, rule->id, rule->idlen);
             jw_name(w, "reason");
             jw_string(w, "does not fulfil web");
             jw_object_end(w);
@@ -303,7 +303,7 @@ static void per_store_json(struct jsonw *w, enum channel channel, const struct s
         long long v = stock_channel_at(channel, rule, &it->levels[k], it->safety);
         if (v < 0)
             continue;
-        jw_key(w, rule->id);
+        jw_key_plain(w, rule->id, rule->idlen);
         jw_object(w);
         jw_name(w, "available");
         jw_int(w, v);
@@ -338,7 +338,7 @@ static void stock_json(struct jsonw *w, const struct stock_snapshot *s, size_t i
         const struct level *lv = &it->levels[k];
         jw_object(w);
         jw_name(w, "location");
-        jw_string(w, s->rules[k].id);
+        jw_string_plain(w, s->rules[k].id, s->rules[k].idlen);
         jw_name(w, "on_hand");
         jw_int(w, lv->on_hand);
         jw_name(w, "reserved");

@@ -86,12 +86,13 @@ int stock_rule_parse(const char *id, const char *s, size_t len, struct loc_rule 
     long long fulfils, buffer;
 
     memset(rule, 0, sizeof(*rule));
-    if (len < 5 || (s[0] != 'w' && s[0] != 's') || s[1] != ':' || strlen(id) > PROTO_ID_MAX)
+    if (len < 5 || (s[0] != 'w' && s[0] != 's') || s[1] != ':' || !proto_id_valid(id))
         return -1;
     if (parse_ll(&p, end, ':', &fulfils) != 0 || parse_ll(&p, end, '\0', &buffer) != 0 ||
         p != end || fulfils < 0 || fulfils > CHANNEL_ALL || buffer < 0)
         return -1;
-    strcpy(rule->id, id);
+    rule->idlen = strlen(id);
+    memcpy(rule->id, id, rule->idlen + 1);
     rule->type = s[0] == 'w' ? LOCATION_WAREHOUSE : LOCATION_STORE;
     rule->fulfils = (unsigned)fulfils;
     rule->buffer = buffer;

@@ -18,7 +18,8 @@
 
 /* How a location takes part in channel figures. */
 struct loc_rule {
-    char id[PROTO_ID_SIZE];
+    char id[PROTO_ID_SIZE]; /* a valid identifier: needs no escape in JSON */
+    size_t idlen;
     enum location_type type;
     unsigned fulfils; /* CHANNEL_* bits */
     long long buffer; /* store buffer */
@@ -55,7 +56,8 @@ long long stock_channel_total(enum channel channel, const struct loc_rule *rules
 int stock_level_parse(const char *s, size_t len, struct level *lv);
 
 /*
- * stock_rule_parse - a location rule as kept in Redis, "<w|s>:<fulfils>:<buffer>".
+ * stock_rule_parse - a location rule as kept in Redis, "<w|s>:<fulfils>:<buffer>",
+ * for the location @id (only valid identifiers are taken).
  * @return 0, or -1 if malformed.
  */
 int stock_rule_parse(const char *id, const char *s, size_t len, struct loc_rule *rule);

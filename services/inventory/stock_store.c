@@ -204,9 +204,46 @@ static long long ll_of(const redisReply *v)
     return strtoll(v->str, NULL, 10);
 }
 
+/* Compare @name (@len bytes) with @rule's id, as rule_cmp orders them. */
+static int rule_name_cmp(const char *name, size_t len, const struct loc_rule *rule)
+{
+    int c = memcmp(name, rule->id, len < rule->idlen ? len : rule->idlen);
+
+    return c != 0 ? c : (len > rule->idlen) - (len < rule->idlen);
+}
+
+/*
+ * The rule of the location a stock hash's field names, or NULL. The field
+ * after the last one found is tried first: a hash keeps its fields in the
+ * order they were added, which is mostly the same from SKU to SKU.
+ */
+static const struct loc_rule *rule_named(const struct stock_snapshot *snap, const redisReply *k,
+                                         size_t *next)
+{
+    size_t lo = 0, hi = snap->nrules;
+
+    if (*next < snap->nrules && rule_name_cmp(k->str, k->len, &snap->rules[*next]) == 0)
+        return &snap->rules[(*next)++];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = rule_name_cmp(k->str, k->len, &snap->rules[mid]);
+        if (c == 0) {
+            *next = mid + 1;
+            return &snap->rules[mid];
+        }
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
 static int item_from_reply(struct stock_snapshot *snap, struct stock_item *item,
                            const redisReply *flat)
 {
+    size_t next = 0;
+
     item->levels = calloc(snap->nrules + 1, sizeof(*item->levels));
     if (item->levels == NULL)
         return -1;
@@ -215,21 +252,15 @@ static int item_from_reply(struct stock_snapshot *snap, struct stock_item *item,
     item->known = flat->elements > 0;
     for (size_t i = 0; i + 1 < flat->elements; i += 2) {
         const redisReply *k = flat->element[i], *v = flat->element[i + 1];
-        struct loc_rule key;
         const struct loc_rule *rule;
-        if (strcmp(k->str, ":s") == 0) {
-            item->safety = ll_of(v);
+        if (k->len == 2 && k->str[0] == ':') {
+            if (k->str[1] == 's')
+                item->safety = ll_of(v);
+            else if (k->str[1] == 'v')
+                item->version = ll_of(v);
             continue;
         }
-        if (strcmp(k->str, ":v") == 0) {
-            item->version = ll_of(v);
-            continue;
-        }
-        if (k->len > PROTO_ID_MAX)
-            continue;
-        strcpy(key.id, k->str);
-        rule = bsearch(&key, snap->rules, snap->nrules, sizeof(key), rule_cmp);
-        if (rule != NULL)
+        if ((rule = rule_named(snap, k, &next)) != NULL)
             stock_level_parse(v->str, v->len, &item->levels[rule - snap->rules]);
     }
     return 0;

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,6 +170,93 @@ static void test_jsonw__answers_longer_than_the_writers_buffer_come_out_whole(vo
     evbuffer_free(buf);
 }
 
+/*
+ * Digits go two at a time: every number to 10,000, and each side of every
+ * power of ten, either sign, comes out as printf writes it.
+ */
+static void test_jsonw__integers_written_two_digits_at_a_time_match_printf(void **state)
+{
+    struct evbuffer *buf = evbuffer_new();
+    long long values[10001 + 19 * 6];
+    size_t n = 0;
+    struct jsonw w;
+    char want[32];
+
+    (void)state;
+    for (long long v = 0; v <= 10000; v++)
+        values[n++] = v;
+    for (long long p = 10; p <= LLONG_MAX / 10; p *= 10)
+        for (long long d = -1; d <= 1; d++) {
+            values[n++] = p + d;
+            values[n++] = -(p + d);
+        }
+    for (size_t i = 0; i < n; i++) {
+        char *got;
+        jw_init(&w, buf);
+        jw_int(&w, values[i]);
+        got = written(&w);
+        snprintf(want, sizeof(want), "%lld", values[i]);
+        assert_string_equal(got, want);
+        free(got);
+    }
+    evbuffer_free(buf);
+}
+
+/*
+ * An identifier given to jw_key_plain and jw_string_plain writes what jw_key
+ * and jw_string write for it, also where it straddles the end of the
+ * writer's buffer.
+ */
+static void test_jsonw__plain_identifiers_match_jw_key_and_jw_string(void **state)
+{
+    struct evbuffer *buf = evbuffer_new();
+    char id[65];
+
+    (void)state;
+    for (size_t len = 1; len < sizeof(id); len += 7) {
+        for (size_t i = 0; i < len; i++)
+            id[i] = "st-01_WH.9"[i % 10];
+        id[len] = '\0';
+        /* Fill the buffer to just short of its end, then write the id several times across it. */
+        for (size_t lead = sizeof(((struct jsonw *)0)->pending) - 80;
+             lead < sizeof(((struct jsonw *)0)->pending); lead += 13) {
+            char *plain, *scanned, filler[2048];
+            struct jsonw w;
+
+            memset(filler, 'f', lead - 12);
+            filler[lead - 12] = '\0';
+            jw_init(&w, buf);
+            jw_object(&w);
+            jw_name(&w, "filler");
+            jw_string(&w, filler);
+            for (int k = 0; k < 3; k++) {
+                jw_key_plain(&w, id, len);
+                jw_string_plain(&w, id, len);
+                jw_name(&w, "n");
+                jw_int(&w, k);
+            }
+            jw_object_end(&w);
+            plain = written(&w);
+            jw_init(&w, buf);
+            jw_object(&w);
+            jw_name(&w, "filler");
+            jw_string(&w, filler);
+            for (int k = 0; k < 3; k++) {
+                jw_key(&w, id);
+                jw_string(&w, id);
+                jw_name(&w, "n");
+                jw_int(&w, k);
+            }
+            jw_object_end(&w);
+            scanned = written(&w);
+            assert_string_equal(plain, scanned);
+            free(plain);
+            free(scanned);
+        }
+    }
+    evbuffer_free(buf);
+}
+
 /* A name given to jw_name writes what jw_key writes for it. */
 static void test_jsonw__names_quoted_by_the_compiler_match_jw_key(void **state)
 {
@@ -248,6 +336,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jsonw__nesting_and_commas_match_jansson),
         cmocka_unit_test(test_jsonw__integers_at_their_limits),
+        cmocka_unit_test(test_jsonw__integers_written_two_digits_at_a_time_match_printf),
+        cmocka_unit_test(test_jsonw__plain_identifiers_match_jw_key_and_jw_string),
         cmocka_unit_test(test_jsonw__strings_are_escaped_and_parse_back),
         cmocka_unit_test(test_jsonw__answers_longer_than_the_writers_buffer_come_out_whole),
         cmocka_unit_test(test_jsonw__names_quoted_by_the_compiler_match_jw_key),

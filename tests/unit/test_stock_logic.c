@@ -168,7 +168,7 @@ static void test_stock_logic__rule_round_trip(void **state)
 {
     struct location loc;
     struct loc_rule r;
-    char buf[64];
+    char buf[64], id[PROTO_ID_MAX + 2];
 
     (void)state;
     memset(&loc, 0, sizeof(loc));
@@ -179,11 +179,22 @@ static void test_stock_logic__rule_round_trip(void **state)
     stock_rule_format(&loc, buf, sizeof(buf));
     assert_int_equal(stock_rule_parse("store-york", buf, strlen(buf), &r), 0);
     assert_string_equal(r.id, "store-york");
+    assert_int_equal(r.idlen, strlen("store-york"));
     assert_int_equal(r.type, LOCATION_STORE);
     assert_int_equal(r.fulfils, CHANNEL_STORE | CHANNEL_CLICK_COLLECT);
     assert_int_equal(r.buffer, 1);
     assert_int_equal(stock_rule_parse("x", "q:1:0", 5, &r), -1);
     assert_int_equal(stock_rule_parse("x", "s:9:0", 5, &r), -1);
+    /* Answers write a location's id as it is: a field that is no identifier is no location. */
+    assert_int_equal(stock_rule_parse("st\"01", "s:6:1", 5, &r), -1);
+    assert_int_equal(stock_rule_parse("st 01", "s:6:1", 5, &r), -1);
+    assert_int_equal(stock_rule_parse("", "s:6:1", 5, &r), -1);
+    memset(id, 'a', PROTO_ID_MAX + 1);
+    id[PROTO_ID_MAX + 1] = '\0';
+    assert_int_equal(stock_rule_parse(id, "s:6:1", 5, &r), -1);
+    id[PROTO_ID_MAX] = '\0';
+    assert_int_equal(stock_rule_parse(id, "s:6:1", 5, &r), 0);
+    assert_int_equal(r.idlen, 64);
 }
 
 int main(void)
