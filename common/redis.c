@@ -35,6 +35,7 @@
 #include "common/log.h"
 #include "common/rcache.h"
 #include "common/redis.h"
+#include "common/resp.h"
 
 #define BACKOFF_MIN_MS   50
 #define BACKOFF_MAX_MS   500
@@ -397,8 +398,7 @@ static void node_drop(struct rnode *n, const char *reason)
 
 static void rcmd_free(struct rcmd *cmd)
 {
-    if (cmd->formatted)
-        redisFreeCommand(cmd->formatted);
+    free(cmd->formatted); /* resp_format's */
     free(cmd);
 }
 
@@ -1321,26 +1321,27 @@ static struct rcmd *rcmd_new(struct rclient *c, rclient_cb *cb, void *arg)
     return cmd;
 }
 
-/* Format and send; a cluster keeps the bytes for MOVED and ASK. @return 0 or -1. */
+/*
+ * Format and send; a script call (@keep), and any command on a cluster, keeps
+ * the bytes for NOSCRIPT, MOVED and ASK. @return 0 or -1.
+ */
 static int send_argv(struct rclient *c, struct rnode *n, struct rcmd *cmd, int argc,
                      const char **argv, const size_t *lens, int keep)
 {
-    int len;
+    char *buf;
+    long len = resp_format(&buf, argc, argv, lens);
+    int rc;
 
-    if (!keep && !c->cluster) {
-        if (redisAsyncCommandArgv(n->ac, on_reply, cmd, argc, argv, lens) != REDIS_OK)
-            return -1;
-        cmd->node = n;
-        TAILQ_INSERT_TAIL(&n->pending, cmd, link);
-        return 0;
-    }
-    len = redisFormatCommandArgv(&cmd->formatted, argc, argv, lens);
-    if (len < 0) {
-        cmd->formatted = NULL;
+    if (len < 0)
         return -1;
+    if (keep || c->cluster) {
+        cmd->formatted = buf;
+        cmd->len = (size_t)len;
+        return send_formatted(n, cmd, cmd->formatted, cmd->len);
     }
-    cmd->len = (size_t)len;
-    return send_formatted(n, cmd, cmd->formatted, cmd->len);
+    rc = send_formatted(n, cmd, buf, (size_t)len); /* hiredis copies it */
+    free(buf);
+    return rc;
 }
 
 int rclient_command(struct rclient *c, rclient_cb *cb, void *arg, int argc, const char **argv,
