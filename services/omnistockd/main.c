@@ -220,6 +220,7 @@ static void drained(void *arg)
     struct timeval flush = {0, 200 * 1000};
 
     log_info("event=drained");
+    recommend_flush(d->recommend); /* written within the moment below */
     event_base_loopexit(d->base, &flush);
 }
 

@@ -630,25 +630,124 @@ static void audit_sent(redisReply *reply, const char *err, void *arg)
         log_warn("event=audit_failed error=\"%s\"", reply->str);
 }
 
-void rec_audit(struct rec_store *rs, const struct rec_query *q, const char *items_json)
+/* Anonymous answers alike, given within one window: one audit entry. */
+struct audit_tally {
+    unsigned long hash;
+    long long first_ms;
+    unsigned long count;
+    char primary[PROTO_ID_SIZE];
+    enum channel channel;
+    char location[PROTO_ID_SIZE];
+    char *items;
+};
+
+/* XADD one entry. @return 0, or -1 if Redis is not connected. */
+static int audit_write(struct rec_store *rs, long long at_ms, const char *primary,
+                       enum channel channel, const char *location, const char *customer,
+                       const char *items_json, unsigned long count)
 {
-    long long now = wall_ms();
-    char minid[32], at[32];
+    char minid[32], at[32], n[24];
     const char *argv[] = {"XADD",     PREFIX "audit",
                           "MINID",    "~",
                           minid,      "*",
                           "at",       at,
-                          "primary",  q->sku,
-                          "channel",  proto_channel_name(q->channel),
-                          "location", q->location,
-                          "customer", q->customer,
-                          "items",    items_json};
+                          "primary",  primary,
+                          "channel",  proto_channel_name(channel),
+                          "location", location,
+                          "customer", customer,
+                          "items",    items_json,
+                          "count",    n};
 
-    snprintf(minid, sizeof(minid), "%lld", now - (long long)REC_AUDIT_DAYS * 86400 * 1000);
-    proto_time_format(now, at);
-    if (rclient_command(rs->redis, audit_sent, NULL, (int)(sizeof(argv) / sizeof(argv[0])), argv,
-                        NULL) != 0)
-        log_warn("event=audit_skipped reason=\"redis unavailable\"");
+    snprintf(minid, sizeof(minid), "%lld", at_ms - (long long)REC_AUDIT_DAYS * 86400 * 1000);
+    proto_time_format(at_ms, at);
+    snprintf(n, sizeof(n), "%lu", count);
+    return rclient_command(rs->redis, audit_sent, NULL, (int)(sizeof(argv) / sizeof(argv[0])), argv,
+                           NULL);
+}
+
+static void audit_skipped(size_t entries)
+{
+    log_warn("event=audit_skipped reason=\"redis unavailable\" entries=%zu", entries);
+}
+
+void rec_audit_flush(struct rec_store *rs)
+{
+    size_t skipped = 0;
+
+    if (rs->tally == NULL || rs->tally_slot == NULL) /* never made: nothing counted */
+        return;
+    for (size_t i = 0; i < rs->ntally; i++) {
+        struct audit_tally *t = &rs->tally[i];
+        if (audit_write(rs, t->first_ms, t->primary, t->channel, t->location, "", t->items,
+                        t->count) != 0)
+            skipped++;
+        free(t->items);
+    }
+    rs->ntally = 0;
+    memset(rs->tally_slot, 0, 2 * REC_AUDIT_TALLY * sizeof(*rs->tally_slot));
+    if (rs->audit_flush != NULL)
+        evtimer_del(rs->audit_flush);
+    if (skipped > 0)
+        audit_skipped(skipped);
+}
+
+static void on_audit_flush(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rec_audit_flush(arg);
+}
+
+/* FNV-1a over @s, its NUL included, from @h. */
+static unsigned long fnv(unsigned long h, const char *s)
+{
+    do
+        h = (h ^ (unsigned char)*s) * 1099511628211UL;
+    while (*s++ != '\0');
+    return h;
+}
+
+void rec_audit(struct rec_store *rs, const struct rec_query *q, const char *items_json)
+{
+    struct timeval window = {REC_AUDIT_WINDOW_MS / 1000, (REC_AUDIT_WINDOW_MS % 1000) * 1000};
+    unsigned long h;
+    size_t slot;
+    struct audit_tally *t;
+
+    if (q->customer[0] || rs->tally == NULL || rs->tally_slot == NULL) {
+        if (audit_write(rs, wall_ms(), q->sku, q->channel, q->location, q->customer, items_json,
+                        1) != 0)
+            audit_skipped(1);
+        return;
+    }
+    h = fnv(fnv(fnv(14695981039346656037UL ^ (unsigned long)q->channel, q->sku), q->location),
+            items_json);
+    for (slot = h & (2 * REC_AUDIT_TALLY - 1); rs->tally_slot[slot] != 0;
+         slot = (slot + 1) & (2 * REC_AUDIT_TALLY - 1)) {
+        t = &rs->tally[rs->tally_slot[slot] - 1];
+        if (t->hash == h && t->channel == q->channel && strcmp(t->primary, q->sku) == 0 &&
+            strcmp(t->location, q->location) == 0 && strcmp(t->items, items_json) == 0) {
+            t->count++;
+            return;
+        }
+    }
+    t = &rs->tally[rs->ntally];
+    if ((t->items = strdup(items_json)) == NULL) {
+        if (audit_write(rs, wall_ms(), q->sku, q->channel, q->location, "", items_json, 1) != 0)
+            audit_skipped(1);
+        return;
+    }
+    t->hash = h;
+    t->first_ms = wall_ms();
+    t->count = 1;
+    memcpy(t->primary, q->sku, sizeof(t->primary));
+    t->channel = q->channel;
+    memcpy(t->location, q->location, sizeof(t->location));
+    rs->tally_slot[slot] = (unsigned)++rs->ntally;
+    if (rs->ntally == 1)
+        evtimer_add(rs->audit_flush, &window);
+    if (rs->ntally == REC_AUDIT_TALLY)
+        rec_audit_flush(rs);
 }
 
 /* ---- the order.placed consumer ---- */
@@ -948,13 +1047,17 @@ int rec_store_init(struct rec_store *rs, const struct config *cfg, struct rclien
     rs->busy = calloc(cfg->partitions, 1);
     rs->backlog = malloc(cfg->partitions);
     rs->tick = event_new(base, -1, EV_PERSIST, on_tick, rs);
+    rs->audit_flush = evtimer_new(base, on_audit_flush, rs);
+    rs->tally = calloc(REC_AUDIT_TALLY, sizeof(*rs->tally));
+    rs->tally_slot = calloc(2 * REC_AUDIT_TALLY, sizeof(*rs->tally_slot));
     /* Anonymous answers are kept only where the stock they read is kept exact (rcache.h). */
     if (cfg->answer_cache_ms > 0 && cfg->read_cache_entries > 0) {
         rs->answers = rcache_new(REC_ANSWERS_KEPT, cfg->answer_cache_ms);
         if (rs->answers != NULL)
             rcache_set_live(rs->answers, 1);
     }
-    if (rs->busy == NULL || rs->backlog == NULL || rs->tick == NULL ||
+    if (rs->busy == NULL || rs->backlog == NULL || rs->tick == NULL || rs->audit_flush == NULL ||
+        rs->tally == NULL || rs->tally_slot == NULL ||
         (cfg->answer_cache_ms > 0 && cfg->read_cache_entries > 0 && rs->answers == NULL)) {
         rec_store_release(rs);
         return -1;
@@ -971,6 +1074,14 @@ int rec_store_init(struct rec_store *rs, const struct config *cfg, struct rclien
 
 void rec_store_release(struct rec_store *rs)
 {
+    rec_audit_flush(rs); /* to a connection still open, or logged as skipped */
+    free(rs->tally);
+    free(rs->tally_slot);
+    rs->tally = NULL;
+    rs->tally_slot = NULL;
+    if (rs->audit_flush != NULL)
+        event_free(rs->audit_flush);
+    rs->audit_flush = NULL;
     stock_store_release(&rs->stock);
     if (rs->tick != NULL)
         event_free(rs->tick);

@@ -34,10 +34,12 @@
 struct event;
 struct event_base;
 
-#define REC_PAIR_CAP     30   /* an order's first SKUs whose pairs are counted */
-#define REC_CANDIDATES   1000 /* candidates read per primary, most orders together first */
-#define REC_AUDIT_DAYS   30   /* audit entries are kept this long */
-#define REC_DISMISS_KEEP (2 * 24 * 3600)
+#define REC_PAIR_CAP        30   /* an order's first SKUs whose pairs are counted */
+#define REC_CANDIDATES      1000 /* candidates read per primary, most orders together first */
+#define REC_AUDIT_DAYS      30   /* audit entries are kept this long */
+#define REC_AUDIT_WINDOW_MS 1000 /* anonymous answers alike within this long are one entry */
+#define REC_AUDIT_TALLY     4096 /* distinct anonymous answers a window holds before it is written */
+#define REC_DISMISS_KEEP    (2 * 24 * 3600)
 #define REC_ANSWERS_KEPT                                                                           \
     10000 /* anonymous answers kept at once (recommendations.answer_cache_ms) */
 
@@ -57,6 +59,12 @@ struct rec_store {
     unsigned char *busy;
     unsigned char *backlog; /* read this consumer's pending entries before new ones */
     long long claimed_ms;   /* when dead consumers' entries were last claimed */
+
+    /* The anonymous answers of this window, each with how often it was given (rec_audit). */
+    struct event *audit_flush;
+    struct audit_tally *tally; /* REC_AUDIT_TALLY */
+    unsigned *tally_slot;      /* 2 * REC_AUDIT_TALLY: 1 + index into tally, or 0 */
+    size_t ntally;
 };
 
 /*
@@ -132,9 +140,17 @@ int rec_erase(struct rec_store *rs, const char *customer, rec_json_cb *cb, void 
 
 /*
  * rec_audit - append what was suggested to the audit trail (fields: at,
- * primary, channel, location, customer, items as JSON), trimming entries
- * older than REC_AUDIT_DAYS. Fire and forget.
+ * primary, channel, location, customer, items as JSON, count), trimming
+ * entries older than REC_AUDIT_DAYS. Fire and forget. An answer for a
+ * customer is one entry, written at once (an erasure must find it).
+ * Anonymous answers alike (the same primary, channel, location and items)
+ * given within REC_AUDIT_WINDOW_MS are one entry: at the first of them, with
+ * how many times it was given, written when the window closes (or when
+ * REC_AUDIT_TALLY distinct ones wait, or at rec_audit_flush).
  */
 void rec_audit(struct rec_store *rs, const struct rec_query *q, const char *items_json);
+
+/* rec_audit_flush - write the anonymous entries waiting, now (the daemon is stopping). */
+void rec_audit_flush(struct rec_store *rs);
 
 #endif

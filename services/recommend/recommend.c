@@ -26,6 +26,12 @@ struct recommend *recommend_new(const struct config *cfg, struct event_base *bas
     return rec;
 }
 
+void recommend_flush(struct recommend *rec)
+{
+    if (rec != NULL)
+        rec_audit_flush(&rec->store);
+}
+
 void recommend_free(struct recommend *rec)
 {
     if (rec == NULL)

@@ -24,6 +24,10 @@ struct recommend *recommend_new(const struct config *cfg, struct event_base *bas
                                 struct rclient *redis, struct http_server *srv);
 void recommend_free(struct recommend *rec);
 
+/* recommend_flush - write what waits to be written (the audit trail's tally): the daemon is
+ * stopping. */
+void recommend_flush(struct recommend *rec);
+
 /* The keys whose changes the recommend module must hear of (see inventory_cache_enable): the
  * model's counts, which every order learnt changes. */
 extern const char *const recommend_watched[];

@@ -817,6 +817,137 @@ static void test_recommend__anonymous_answers_reused_until_what_they_read_change
     harness_response_free(first);
 }
 
+/* An audit entry's "at" (2026-12-02T14:35:00.123Z) in ms since the epoch, or -1. */
+static long long iso_ms(const char *at)
+{
+    struct tm tm;
+    int ms = 0;
+
+    memset(&tm, 0, sizeof(tm));
+    if (sscanf(at, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &ms) < 6)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (long long)timegm(&tm) * 1000 + ms;
+}
+
+/* The audit trail's entries for @primary and @customer ("" for anonymous ones). */
+struct audit_seen {
+    int entries;
+    long long count;    /* summed over the entries */
+    long long first_ms; /* the earliest "at" */
+    char channel[16], location[80], items[512];
+};
+
+static const char *entry_field(const redisReply *fields, const char *name)
+{
+    for (size_t i = 0; i + 1 < fields->elements; i += 2)
+        if (strcmp(fields->element[i]->str, name) == 0)
+            return fields->element[i + 1]->str;
+    return NULL;
+}
+
+static struct audit_seen audit_of(struct harness *h, const char *primary, const char *customer)
+{
+    redisReply *rep = harness_redis_command(&h->redis, "XRANGE {rec}:audit - +");
+    struct audit_seen seen = {0, 0, 0, "", "", ""};
+
+    assert_non_null(rep);
+    assert_int_equal(rep->type, REDIS_REPLY_ARRAY);
+    for (size_t i = 0; i < rep->elements; i++) {
+        const redisReply *fields = rep->element[i]->element[1];
+        const char *p = entry_field(fields, "primary"), *c = entry_field(fields, "customer");
+        const char *n = entry_field(fields, "count"), *at = entry_field(fields, "at");
+        long long at_ms;
+        if (p == NULL || c == NULL || strcmp(p, primary) != 0 || strcmp(c, customer) != 0)
+            continue;
+        assert_non_null(n);
+        assert_non_null(at);
+        seen.entries++;
+        seen.count += atoll(n);
+        at_ms = iso_ms(at);
+        if (seen.first_ms == 0 || at_ms < seen.first_ms)
+            seen.first_ms = at_ms;
+        snprintf(seen.channel, sizeof(seen.channel), "%s", entry_field(fields, "channel"));
+        snprintf(seen.location, sizeof(seen.location), "%s", entry_field(fields, "location"));
+        snprintf(seen.items, sizeof(seen.items), "%s", entry_field(fields, "items"));
+    }
+    freeReplyObject(rep);
+    return seen;
+}
+
+/* Wait until the audit trail has given @primary to anonymous askers @count times. */
+static struct audit_seen audit_tallied(struct harness *h, const char *primary, long long count)
+{
+    long long start = harness_now_ms();
+    struct audit_seen seen = audit_of(h, primary, "");
+
+    while (seen.count < count && harness_now_ms() - start < 3000) {
+        harness_sleep_ms(50);
+        seen = audit_of(h, primary, "");
+    }
+    return seen;
+}
+
+/*
+ * The audit trail: an answer for a customer is an entry of its own; anonymous
+ * answers alike given within a second are one entry, at the first of them,
+ * with how many times it was given. A product page seen a thousand times a
+ * second is a thousand answers, not a thousand entries a second for 30 days.
+ */
+static void test_recommend__audit_trail_tallies_anonymous_answers_alike(void **state)
+{
+    struct harness *h = *state;
+    static const struct cand c[] = {{"AU-C", "table", 300, "wh-1", 10, 6}};
+    struct audit_seen anon, named;
+    long long t0, t1;
+    struct harness_response *r;
+
+    scenario(h, "AU-P", c, 1, 2);
+    t0 = wall_ms();
+    for (int i = 0; i < 25; i++) {
+        r = recommend_ok(h, "sku=AU-P");
+        assert_items(r, "AU-C");
+        harness_response_free(r);
+    }
+    t1 = wall_ms();
+    expect_items(h, "sku=AU-P&customer=cust-au", "AU-C");
+
+    anon = audit_tallied(h, "AU-P", 25);
+    assert_int_equal(anon.count, 25);
+    /* One entry for each window the 25 answers fell in: one, unless they straddled a second. */
+    assert_true(anon.entries >= 1 && anon.entries <= 2 + (t1 - t0) / 1000);
+    assert_true(anon.first_ms >= t0 - 1000 && anon.first_ms <= t1 + 1000);
+    assert_string_equal(anon.channel, "web");
+    assert_string_equal(anon.location, "");
+    assert_non_null(strstr(anon.items, "\"AU-C\""));
+
+    named = audit_of(h, "AU-P", "cust-au");
+    assert_int_equal(named.entries, 1);
+    assert_int_equal(named.count, 1);
+    assert_non_null(strstr(named.items, "\"AU-C\""));
+}
+
+/* A daemon that stops writes the anonymous answers it was still counting. */
+static void test_recommend__audit_tally_is_written_when_the_daemon_stops(void **state)
+{
+    struct harness *h = *state, *other;
+    static const struct cand c[] = {{"AS-C", "table", 300, "wh-1", 10, 6}};
+    struct harness_response *r;
+
+    scenario(h, "AS-P", c, 1, 2);
+    other = harness_start_peer(h);
+    assert_non_null(other);
+    for (int i = 0; i < 3; i++) {
+        r = recommend_ok(other, "sku=AS-P");
+        assert_items(r, "AS-C");
+        harness_response_free(r);
+    }
+    assert_int_equal(harness_stop(other), 0);
+    assert_int_equal(audit_of(h, "AS-P", "").count, 3);
+}
+
 static void test_recommend__price_cap(void **state)
 {
     struct harness *h = *state;
@@ -2228,6 +2359,8 @@ int main(void)
         cmocka_unit_test(test_recommend__never_the_primarys_category),
         cmocka_unit_test(test_recommend__same_channel_and_location_only),
         cmocka_unit_test(test_recommend__anonymous_answers_reused_until_what_they_read_changes),
+        cmocka_unit_test(test_recommend__audit_trail_tallies_anonymous_answers_alike),
+        
         cmocka_unit_test(test_recommend__price_cap),
         cmocka_unit_test(test_recommend__not_what_is_in_the_basket),
         cmocka_unit_test(test_recommend__bought_excluded_only_with_consent),
@@ -2253,6 +2386,8 @@ int main(void)
         cmocka_unit_test(test_recommend__erasure_reaches_orders_not_yet_counted),
         cmocka_unit_test(test_recommend__bad_queries_and_roles),
         cmocka_unit_test(test_recommend__redis_down_503_then_recovers),
+        /* Last: a second daemon joins the order consumers' group for a while. */
+        cmocka_unit_test(test_recommend__audit_tally_is_written_when_the_daemon_stops),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
