@@ -2360,7 +2360,6 @@ int main(void)
         cmocka_unit_test(test_recommend__same_channel_and_location_only),
         cmocka_unit_test(test_recommend__anonymous_answers_reused_until_what_they_read_changes),
         cmocka_unit_test(test_recommend__audit_trail_tallies_anonymous_answers_alike),
-        
         cmocka_unit_test(test_recommend__price_cap),
         cmocka_unit_test(test_recommend__not_what_is_in_the_basket),
         cmocka_unit_test(test_recommend__bought_excluded_only_with_consent),
