@@ -68,7 +68,7 @@ static void test_resp__binary_arguments_match_hiredis(void **state)
 static void test_resp__any_number_of_arguments_match_hiredis(void **state)
 {
     const char *argv[100];
-    char names[100][8];
+    char names[100][16];
 
     (void)state;
     same_as_hiredis(0, argv, NULL);
