@@ -53,12 +53,16 @@
 #define AGENT      (h->keys[HARNESS_AGENT])
 #define LEEDS      (h->keys[HARNESS_STORE_LEEDS])
 
-#define PARTITIONS    16    /* the daemon's default */
-#define MIN_LLR       10.83 /* the policy the daemon is configured with */
-#define WAIT_MS       5000  /* how long the consumer may take to count an order */
-#define RECOVERY_MS   10000 /* how long the daemon may take to find Redis again */
-#define PRIMARY_PRICE 1000
-#define BACKGROUND    300
+#define PARTITIONS      16    /* the daemon's default */
+#define MIN_LLR         10.83 /* the policy the daemon is configured with */
+#define WAIT_MS         5000  /* how long the consumer may take to count an order */
+#define RECOVERY_MS     10000 /* how long the daemon may take to find Redis again */
+#define AUDIT_WINDOW_MS 1000  /* anonymous answers are tallied this long (rec_store.h) */
+#define PRIMARY_PRICE   1000
+#define BACKGROUND      300
+
+/* When this file last asked for recommendations (harness_now_ms), or 0. */
+static long long last_asked_ms;
 
 static const char config_recommendations[] =
     "{\"max_items\": 3, \"max_price_ratio\": 0.5, \"min_co_orders\": 3, \"min_llr\": 10.83, "
@@ -271,6 +275,7 @@ static struct harness_response *recommend(struct harness *h, const char *key, co
     va_start(ap, fmt);
     vsnprintf(path + n, sizeof(path) - (size_t)n, fmt, ap);
     va_end(ap);
+    last_asked_ms = harness_now_ms();
     return harness_get(h, key, path);
 }
 
@@ -468,8 +473,17 @@ static long long orders_ever_added(struct harness *h)
     return n;
 }
 
+/*
+ * digest - Redis's digest, once the audit trail has the answers asked for so
+ * far: the daemon tallies anonymous answers for a second before it writes
+ * them, a change that a digest taken sooner would see come later.
+ */
 static void digest(struct harness *h, char out[41])
 {
+    long long settled = last_asked_ms + AUDIT_WINDOW_MS + 500, now = harness_now_ms();
+
+    if (last_asked_ms > 0 && now < settled)
+        harness_sleep_ms((int)(settled - now));
     assert_int_equal(harness_redis_digest(&h->redis, out), 0);
 }
 
