@@ -202,6 +202,31 @@ static void test_jsonw__integers_written_two_digits_at_a_time_match_printf(void 
     evbuffer_free(buf);
 }
 
+/* {"filler": @filler, then @id: @id and "n" three times}, the ids written @plain or scanned. */
+static char *ids_after(struct evbuffer *buf, const char *filler, const char *id, size_t len,
+                       int plain)
+{
+    struct jsonw w;
+
+    jw_init(&w, buf);
+    jw_object(&w);
+    jw_name(&w, "filler");
+    jw_string(&w, filler);
+    for (int k = 0; k < 3; k++) {
+        if (plain) {
+            jw_key_plain(&w, id, len);
+            jw_string_plain(&w, id, len);
+        } else {
+            jw_key(&w, id);
+            jw_string(&w, id);
+        }
+        jw_name(&w, "n");
+        jw_int(&w, k);
+    }
+    jw_object_end(&w);
+    return written(&w);
+}
+
 /*
  * An identifier given to jw_key_plain and jw_string_plain writes what jw_key
  * and jw_string write for it, also where it straddles the end of the
@@ -221,34 +246,11 @@ static void test_jsonw__plain_identifiers_match_jw_key_and_jw_string(void **stat
         for (size_t lead = sizeof(((struct jsonw *)0)->pending) - 80;
              lead < sizeof(((struct jsonw *)0)->pending); lead += 13) {
             char *plain, *scanned, filler[2048];
-            struct jsonw w;
 
             memset(filler, 'f', lead - 12);
             filler[lead - 12] = '\0';
-            jw_init(&w, buf);
-            jw_object(&w);
-            jw_name(&w, "filler");
-            jw_string(&w, filler);
-            for (int k = 0; k < 3; k++) {
-                jw_key_plain(&w, id, len);
-                jw_string_plain(&w, id, len);
-                jw_name(&w, "n");
-                jw_int(&w, k);
-            }
-            jw_object_end(&w);
-            plain = written(&w);
-            jw_init(&w, buf);
-            jw_object(&w);
-            jw_name(&w, "filler");
-            jw_string(&w, filler);
-            for (int k = 0; k < 3; k++) {
-                jw_key(&w, id);
-                jw_string(&w, id);
-                jw_name(&w, "n");
-                jw_int(&w, k);
-            }
-            jw_object_end(&w);
-            scanned = written(&w);
+            plain = ids_after(buf, filler, id, len, 1);
+            scanned = ids_after(buf, filler, id, len, 0);
             assert_string_equal(plain, scanned);
             free(plain);
             free(scanned);
