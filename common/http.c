@@ -81,8 +81,6 @@ struct http_server {
     void (*drain_done)(void *);
     void *drain_arg;
     unsigned long long next_id;
-    char date[64]; /* the Date header, made once a second */
-    time_t date_of;
     struct key_seen seen[KEYS_SEEN];
     size_t seen_next; /* the slot the next accepted key takes */
 };
@@ -182,6 +180,37 @@ static int route_matches(const struct route_entry *e, const char **seg, int nseg
         }
     }
     return 1;
+}
+
+/*
+ * The loop, with epoll's change list: evhttp turns a connection's read and write events off
+ * and on around every request, and the change list folds those into one epoll_ctl per
+ * descriptor per turn of the loop. No descriptor here is dup()ed, which is its one caveat.
+ * Two priorities: Redis's news of changes (the read cache's watch, priority 0) is taken
+ * before anything else that is ready in the same turn.
+ */
+struct event_base *http_base_new(void)
+{
+    struct event_config *cfg;
+    struct event_base *base;
+
+    /*
+     * libevent's allocations through malloc: its calloc would call glibc's,
+     * which (glibc 2.36) passes by the per-thread cache that malloc and free
+     * use, and evhttp zeroes a dozen small blocks for every request.
+     */
+    event_set_mem_functions(malloc, realloc, free);
+    cfg = event_config_new();
+    if (cfg == NULL)
+        return NULL;
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    if (base != NULL && event_base_priority_init(base, 2) != 0) {
+        event_base_free(base);
+        return NULL;
+    }
+    return base;
 }
 
 struct http_server *http_server_new(struct event_base *base, const struct config *cfg,
@@ -400,22 +429,23 @@ static void request_free(struct request *r)
     }
 }
 
-/* The Date header (RFC 9110's IMF-fixdate) for now: evhttp would format one per answer. */
-static const char *http_date(struct http_server *srv)
+const char *http_date(void)
 {
     static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    static char date[64];
+    static time_t date_of;
     time_t now = time(NULL);
     struct tm tm;
 
-    if (now != srv->date_of && gmtime_r(&now, &tm) != NULL) {
-        snprintf(srv->date, sizeof(srv->date), "%s, %02d %s %04d %02d:%02d:%02d GMT",
-                 days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
-                 tm.tm_min, tm.tm_sec);
-        srv->date_of = now;
+    if (now != date_of && gmtime_r(&now, &tm) != NULL) {
+        snprintf(date, sizeof(date), "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
+                 tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                 tm.tm_sec);
+        date_of = now;
     }
-    return srv->date;
+    return date;
 }
 
 /*
@@ -444,18 +474,26 @@ static void send_now(struct evhttp_connection *evcon)
         bufferevent_trigger(bev, EV_WRITE, 0); /* evhttp's write callback, now */
 }
 
+void http_reply(struct evhttp_request *ev, int status, struct evbuffer *body)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(ev);
+
+    evhttp_send_reply(ev, status, NULL, body);
+    if (evcon != NULL)
+        send_now(evcon);
+}
+
 /* The one way out: count, log, send, free. Takes @buf's contents. */
 static void request_finish(struct request *r, int status, const char *ctype, struct evbuffer *buf)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
-    struct evhttp_connection *evcon;
     double secs = (double)(now_ns() - r->start_ns) / 1e9;
     char path[256];
 
     if (ctype != NULL)
         evhttp_add_header(out, "Content-Type", ctype);
     evhttp_add_header(out, "X-Request-Id", r->id);
-    evhttp_add_header(out, "Date", http_date(r->srv));
+    evhttp_add_header(out, "Date", http_date());
     if (r->replayed)
         evhttp_add_header(out, "Idempotent-Replayed", "true");
     if (r->srv->draining)
@@ -490,10 +528,7 @@ static void request_finish(struct request *r, int status, const char *ctype, str
     conn_end(r->conn);
     r->conn = NULL;
     /* From here on evhttp may free r->ev at any time (at once when the client has gone). */
-    evcon = evhttp_request_get_connection(r->ev);
-    evhttp_send_reply(r->ev, status, NULL, buf);
-    if (evcon != NULL)
-        send_now(evcon);
+    http_reply(r->ev, status, buf);
     evbuffer_free(buf);
     request_free(r);
 }

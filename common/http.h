@@ -86,6 +86,21 @@ struct request {
 };
 
 /*
+ * http_base_new - the event loop the server is tuned for: epoll's change list,
+ * libevent's allocations through malloc, two priorities (0 first). NULL on failure.
+ */
+struct event_base *http_base_new(void);
+
+/*
+ * http_reply - evhttp_send_reply, then the answer written at once rather than
+ * on the loop's next turn (@body's contents are taken, as evhttp does).
+ */
+void http_reply(struct evhttp_request *ev, int status, struct evbuffer *body);
+
+/* http_date - now as an HTTP Date header's value (RFC 9110), made once a second. */
+const char *http_date(void);
+
+/*
  * http_server_new - an HTTP server on @base with the daemon's config (borrowed).
  * @redis: borrowed; used for idempotency records. Registers its Lua script
  * with @redis, so call it before rclient_start.

@@ -331,37 +331,6 @@ static void daemon_release(struct daemon *d)
     config_release(&d->cfg);
 }
 
-/*
- * The loop, with epoll's change list: evhttp turns a connection's read and write events off
- * and on around every request, and the change list folds those into one epoll_ctl per
- * descriptor per turn of the loop. No descriptor here is dup()ed, which is its one caveat.
- * Two priorities: Redis's news of changes (the read cache's watch, priority 0) is taken
- * before anything else that is ready in the same turn.
- */
-static struct event_base *new_base(void)
-{
-    struct event_config *cfg;
-    struct event_base *base;
-
-    /*
-     * libevent's allocations through malloc: its calloc would call glibc's,
-     * which (glibc 2.36) passes by the per-thread cache that malloc and free
-     * use, and evhttp zeroes a dozen small blocks for every request.
-     */
-    event_set_mem_functions(malloc, realloc, free);
-    cfg = event_config_new();
-    if (cfg == NULL)
-        return NULL;
-    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-    base = event_base_new_with_config(cfg);
-    event_config_free(cfg);
-    if (base != NULL && event_base_priority_init(base, 2) != 0) {
-        event_base_free(base);
-        return NULL;
-    }
-    return base;
-}
-
 int main(int argc, char **argv)
 {
     struct daemon d;
@@ -377,7 +346,7 @@ int main(int argc, char **argv)
         return rc < 0 ? 2 : 0;
     }
     signal(SIGPIPE, SIG_IGN);
-    d.base = new_base();
+    d.base = http_base_new();
     if (d.base == NULL) {
         fprintf(stderr, "omnistockd: cannot create the event loop\n");
         return 1;
