@@ -12,6 +12,11 @@
  * request's malloc then searches (a benchmark at 100,000 copies spent a
  * sixth of the daemon's time there). So they come from blocks of their own,
  * in sizes of 64 bytes, each size with its list of free places.
+ *
+ * A copy may carry one rendering (rcache_attach): bytes made from it, in a
+ * place of their own from the same blocks, freed with the copy. Each copy
+ * has a serial number, never reused, so that a rendering made from one copy
+ * cannot be attached to the copy that replaced it.
  */
 #include <limits.h>
 #include <stdint.h>
@@ -39,6 +44,10 @@ struct rentry {
     uint32_t keylen;
     size_t size; /* of the allocation */
     long long expires_ms;
+    unsigned long long serial;
+    char *rendering; /* rcache_attach's, or NULL */
+    size_t rendering_len, rendering_size;
+    unsigned long long rendering_tag;
     char data[]; /* the key and its NUL, then the strings */
 };
 
@@ -51,6 +60,7 @@ struct rcache {
     struct rentry *oldest, *newest;
     int live;
     unsigned long generation;
+    unsigned long long serial; /* the last copy's */
     unsigned long epochs[TAG_BUCKETS];
     struct rcache_stats stats;
 
@@ -110,8 +120,8 @@ struct rcache *rcache_new(size_t max_entries, long long max_age_ms)
     return rc;
 }
 
-/* A place for a copy of @size bytes (0 if out of memory); *@size becomes the place's size. */
-static struct rentry *place_take(struct rcache *rc, size_t *size)
+/* A place for @size bytes (NULL if out of memory); *@size becomes the place's size. */
+static void *place_take(struct rcache *rc, size_t *size)
 {
     size_t units = (*size + SLAB_UNIT - 1) / SLAB_UNIT;
     void *p;
@@ -139,16 +149,26 @@ static struct rentry *place_take(struct rcache *rc, size_t *size)
     return p;
 }
 
-static void place_give(struct rcache *rc, struct rentry *e)
+/* Give back the place @p of @size bytes, as place_take made it. */
+static void place_give(struct rcache *rc, void *p, size_t size)
 {
-    size_t units = e->size / SLAB_UNIT;
+    size_t units = size / SLAB_UNIT;
 
-    if (e->size > SLAB_MAX) {
-        free(e);
+    if (size > SLAB_MAX) {
+        free(p);
         return;
     }
-    memcpy(e, &rc->free_places[units], sizeof(void *));
-    rc->free_places[units] = e;
+    memcpy(p, &rc->free_places[units], sizeof(void *));
+    rc->free_places[units] = p;
+}
+
+static void rendering_drop(struct rcache *rc, struct rentry *e)
+{
+    if (e->rendering == NULL)
+        return;
+    rc->stats.bytes -= e->rendering_size;
+    place_give(rc, e->rendering, e->rendering_size);
+    e->rendering = NULL;
 }
 
 static void entry_unlink(struct rcache *rc, struct rentry *e)
@@ -166,9 +186,10 @@ static void entry_unlink(struct rcache *rc, struct rentry *e)
         e->newer->older = e->older;
     else
         rc->newest = e->older;
+    rendering_drop(rc, e);
     rc->stats.entries--;
     rc->stats.bytes -= e->size;
-    place_give(rc, e);
+    place_give(rc, e, e->size);
 }
 
 static struct rentry *entry_find(const struct rcache *rc, const char *key, size_t len,
@@ -241,11 +262,11 @@ static int view_reserve(struct rcache *rc, size_t n)
     return 0;
 }
 
-const redisReply *rcache_get(struct rcache *rc, const char *key, long long now_ms)
+/* @key's copy if it may be used at @now_ms (one too old is dropped), or NULL. */
+static struct rentry *entry_usable(struct rcache *rc, const char *key, long long now_ms)
 {
     size_t len = strlen(key);
     struct rentry *e;
-    const char *p;
 
     if (!rc->live)
         return NULL;
@@ -254,6 +275,17 @@ const redisReply *rcache_get(struct rcache *rc, const char *key, long long now_m
         entry_unlink(rc, e);
         e = NULL;
     }
+    return e;
+}
+
+const redisReply *rcache_get(struct rcache *rc, const char *key, long long now_ms)
+{
+    struct rentry *e;
+    const char *p;
+
+    if (!rc->live)
+        return NULL;
+    e = entry_usable(rc, key, now_ms);
     if (e == NULL || view_reserve(rc, e->nelem) != 0) {
         rc->stats.misses++;
         return NULL;
@@ -304,8 +336,8 @@ static long long expiry(struct rcache *rc, long long now_ms)
     return now_ms + rc->max_age_ms - (long long)(x % (uint64_t)(rc->max_age_ms / 2 + 1));
 }
 
-void rcache_put(struct rcache *rc, const char *key, const redisReply *reply, struct rcache_ticket t,
-                long long now_ms)
+unsigned long long rcache_put(struct rcache *rc, const char *key, const redisReply *reply,
+                              struct rcache_ticket t, long long now_ms)
 {
     size_t len = strlen(key), size = sizeof(struct rentry) + len + 1;
     uint32_t hash = fnv1a(key, len);
@@ -315,11 +347,11 @@ void rcache_put(struct rcache *rc, const char *key, const redisReply *reply, str
     if (!rc->live || rc->max_entries == 0 || t.generation != rc->generation ||
         t.epoch != rc->epochs[tag_bucket(key, len)] || reply->type != REDIS_REPLY_ARRAY ||
         reply->elements > UINT32_MAX || len > UINT32_MAX)
-        return;
+        return 0;
     for (size_t i = 0; i < reply->elements; i++) {
         const redisReply *s = reply->element[i];
         if (s->type != REDIS_REPLY_STRING || s->len > UINT32_MAX)
-            return;
+            return 0;
         size += sizeof(uint32_t) + s->len + 1;
     }
     if ((e = entry_find(rc, key, len, hash)) != NULL)
@@ -329,12 +361,14 @@ void rcache_put(struct rcache *rc, const char *key, const redisReply *reply, str
         rc->stats.evictions++;
     }
     if ((e = place_take(rc, &size)) == NULL)
-        return;
+        return 0;
     e->hash = hash;
     e->nelem = (uint32_t)reply->elements;
     e->keylen = (uint32_t)len;
     e->size = size;
     e->expires_ms = expiry(rc, now_ms);
+    e->serial = ++rc->serial;
+    e->rendering = NULL;
     memcpy(e->data, key, len + 1);
     p = e->data + len + 1;
     for (size_t i = 0; i < reply->elements; i++) {
@@ -357,6 +391,49 @@ void rcache_put(struct rcache *rc, const char *key, const redisReply *reply, str
     rc->stats.entries++;
     rc->stats.bytes += size;
     rc->stats.stores++;
+    return e->serial;
+}
+
+unsigned long long rcache_serial(const struct rcache *rc, const char *key)
+{
+    size_t len = strlen(key);
+    const struct rentry *e = rc->live ? entry_find(rc, key, len, fnv1a(key, len)) : NULL;
+
+    return e != NULL ? e->serial : 0;
+}
+
+int rcache_attach(struct rcache *rc, const char *key, unsigned long long serial,
+                  unsigned long long tag, const char *bytes, size_t len)
+{
+    size_t klen = strlen(key), size = len;
+    struct rentry *e = rc->live ? entry_find(rc, key, klen, fnv1a(key, klen)) : NULL;
+    char *place;
+
+    if (e == NULL || e->serial != serial || serial == 0 || len == 0)
+        return -1;
+    if ((place = place_take(rc, &size)) == NULL)
+        return -1;
+    rendering_drop(rc, e);
+    memcpy(place, bytes, len);
+    e->rendering = place;
+    e->rendering_len = len;
+    e->rendering_size = size;
+    e->rendering_tag = tag;
+    rc->stats.bytes += size;
+    return 0;
+}
+
+const char *rcache_attached(struct rcache *rc, const char *key, long long now_ms,
+                            unsigned long long tag, size_t *len)
+{
+    struct rentry *e = entry_usable(rc, key, now_ms);
+
+    if (e == NULL || e->rendering == NULL || e->rendering_tag != tag)
+        return NULL;
+    rc->stats.hits++;
+    rc->stats.renderings++;
+    *len = e->rendering_len;
+    return e->rendering;
 }
 
 int rcache_ticket_holds(const struct rcache *rc, const char *key, struct rcache_ticket t)

@@ -38,8 +38,9 @@ struct rcache_stats {
     unsigned long long invalidations; /* copies dropped because Redis said the key changed */
     unsigned long long evictions;     /* copies dropped to stay within max_entries */
     unsigned long long clears;        /* every copy dropped: a watch lost or gained, a FLUSHALL */
+    unsigned long long renderings;    /* hits that were a copy's rendering (also in hits) */
     size_t entries;
-    size_t bytes; /* the copies' own size, headers included */
+    size_t bytes; /* the copies' own size, headers and renderings included */
 };
 
 /* rcache_new - an empty cache, not live. @max_age_ms: a copy older than this is not used
@@ -68,10 +69,11 @@ struct rcache_ticket rcache_ticket(const struct rcache *rc, const char *key);
 /*
  * rcache_put - keep a copy of @reply (borrowed; copied) for @key, if @t is
  * still good and the reply is an array of strings. Makes room by dropping
- * the oldest copy when full.
+ * the oldest copy when full. @return the copy's number (rcache_serial), or 0
+ * when nothing was kept.
  */
-void rcache_put(struct rcache *rc, const char *key, const struct redisReply *reply,
-                struct rcache_ticket t, long long now_ms);
+unsigned long long rcache_put(struct rcache *rc, const char *key, const struct redisReply *reply,
+                              struct rcache_ticket t, long long now_ms);
 
 /*
  * rcache_ticket_holds - whether @t, taken for @key, would still let an answer
@@ -79,6 +81,32 @@ void rcache_put(struct rcache *rc, const char *key, const struct redisReply *rep
  * tag since. What was read after taking it is still what Redis holds.
  */
 int rcache_ticket_holds(const struct rcache *rc, const char *key, struct rcache_ticket t);
+
+/*
+ * Renderings: a copy may carry bytes a caller made from it (an answer, say),
+ * given again while the copy lives and dropped with it. @tag says what else
+ * they were made from (the caller's own version of that): a rendering is
+ * given only to a caller asking with the same tag.
+ */
+
+/* rcache_serial - the number of @key's current copy (each copy its own, never 0), or 0. */
+unsigned long long rcache_serial(const struct rcache *rc, const char *key);
+
+/*
+ * rcache_attach - keep @len bytes made from @key's copy number @serial, in
+ * place of any rendering it had. @return 0, or -1 when that copy is gone
+ * (changed, replaced, dropped) or memory is short: nothing kept.
+ */
+int rcache_attach(struct rcache *rc, const char *key, unsigned long long serial,
+                  unsigned long long tag, const char *bytes, size_t len);
+
+/*
+ * rcache_attached - the rendering of @key's copy made with @tag, if the copy
+ * may be used at @now_ms (as rcache_get), or NULL. Counted as a hit.
+ * @return borrowed: valid until the next call on @rc; *@len its length.
+ */
+const char *rcache_attached(struct rcache *rc, const char *key, long long now_ms,
+                            unsigned long long tag, size_t *len);
 
 /* rcache_changed - Redis says @key (@len bytes) changed: drop its copy, void the tickets of its
  * hash tag. */

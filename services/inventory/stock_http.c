@@ -379,6 +379,12 @@ static void reply_written(struct request *r, const struct stock_snapshot *snap, 
         request_reply_problem(r, PROBLEM_INTERNAL, NULL, NULL, "out of memory");
         return;
     }
+    if (!explain) {
+        const unsigned char *text = evbuffer_pullup(buf, -1);
+        if (text != NULL)
+            stock_answer_keep(store_of(r), snap, 0, sku, (const char *)text,
+                              evbuffer_get_length(buf));
+    }
     request_reply_raw(r, 200, "application/json", buf);
 }
 
@@ -407,12 +413,18 @@ static void stock_get(struct request *r)
     const char *explain = request_query(r, "explain");
     struct stock_get_op *op;
     struct proto_error err;
+    const char *kept;
+    size_t len;
     int ex = 0;
 
     if (inventory_path_id(r, 0, "sku") != 0)
         return;
     if (explain != NULL && proto_parse_bool(explain, "explain", &ex, &err) != 0) {
         request_reply_error(r, &err);
+        return;
+    }
+    if (!ex && (kept = stock_answer_get(store_of(r), r->params[0], &len)) != NULL) {
+        request_reply_stored(r, 200, kept, len, 0);
         return;
     }
     op = calloc(1, sizeof(*op));

@@ -1,6 +1,7 @@
 /*
  * stock_store.c - keys, script calls and reply parsing for the inventory.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,8 +61,29 @@ static long long monotonic_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Keep a copy of @snap's rules for the reads that follow. */
-static void rules_keep(struct stock_store *st, const struct stock_snapshot *snap)
+static void fnv_add(uint64_t *h, const void *bytes, size_t len)
+{
+    const unsigned char *p = bytes;
+
+    for (size_t i = 0; i < len; i++)
+        *h = (*h ^ p[i]) * 0x100000001b3ULL;
+}
+
+/* What the rules say, as a number (never 0): equal rules, equal numbers. */
+static unsigned long long rules_tag(const struct loc_rule *rules, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    for (size_t i = 0; i < n; i++) {
+        long long fields[3] = {rules[i].type, rules[i].fulfils, rules[i].buffer};
+        fnv_add(&h, rules[i].id, rules[i].idlen + 1);
+        fnv_add(&h, fields, sizeof(fields));
+    }
+    return h | 1;
+}
+
+/* Keep a copy of @snap's rules for the reads that follow; @snap gets their tag. */
+static void rules_keep(struct stock_store *st, struct stock_snapshot *snap)
 {
     struct loc_rule *copy = malloc((snap->nrules + 1) * sizeof(*copy));
 
@@ -71,21 +93,29 @@ static void rules_keep(struct stock_store *st, const struct stock_snapshot *snap
     free(st->rules);
     st->rules = copy;
     st->nrules = snap->nrules;
+    st->rules_tag = snap->rules_tag = rules_tag(copy, snap->nrules);
     st->rules_generation = rules_generation;
     st->rules_until_ms = monotonic_ms() + STOCK_RULES_TTL_MS;
+}
+
+/* Whether the kept rules may be used now. */
+static int rules_fresh(const struct stock_store *st)
+{
+    return st->rules_until_ms != 0 && st->rules_generation == rules_generation &&
+           monotonic_ms() < st->rules_until_ms;
 }
 
 /* The kept rules into @snap, if fresh. @return 1 if so, 0 if they must be read, -1 (memory). */
 static int rules_reuse(struct stock_store *st, struct stock_snapshot *snap)
 {
-    if (st->rules_until_ms == 0 || st->rules_generation != rules_generation ||
-        monotonic_ms() >= st->rules_until_ms)
+    if (!rules_fresh(st))
         return 0;
     snap->rules = malloc((st->nrules + 1) * sizeof(*snap->rules));
     if (snap->rules == NULL)
         return -1;
     memcpy(snap->rules, st->rules, st->nrules * sizeof(*snap->rules));
     snap->nrules = st->nrules;
+    snap->rules_tag = st->rules_tag;
     return 1;
 }
 
@@ -340,7 +370,9 @@ static void on_read(redisReply *reply, const char *err, void *arg)
         if (cache != NULL && call->what != READ_RULES) {
             char key[KEY_MAX];
             call_key(op, call, key, sizeof(key));
-            rcache_put(cache, key, reply, call->ticket, monotonic_ms());
+            unsigned long long copy = rcache_put(cache, key, reply, call->ticket, monotonic_ms());
+            if (call->what == READ_LEVELS)
+                op->snap->items[call->item].copy = copy;
         }
         read_take(op, call, reply);
     }
@@ -362,6 +394,8 @@ static int read_send(struct read_op *op, struct read_call *call, const char *key
     if (cache != NULL && call->what != READ_RULES) {
         if ((copy = rcache_get(cache, key, monotonic_ms())) != NULL) {
             read_take(op, call, copy);
+            if (call->what == READ_LEVELS)
+                op->snap->items[call->item].copy = rcache_serial(cache, key);
             return 0;
         }
         call->ticket = rcache_ticket(cache, key);
@@ -454,6 +488,29 @@ int stock_read(struct stock_store *st, const char (*skus)[PROTO_ID_SIZE], size_t
                stock_read_cb *cb, void *arg)
 {
     return read_start(st, skus, n, 0, cb, arg);
+}
+
+const char *stock_answer_get(struct stock_store *st, const char *sku, size_t *len)
+{
+    struct rcache *cache = rclient_cache(st->redis);
+    char key[KEY_MAX];
+
+    if (cache == NULL || !rules_fresh(st))
+        return NULL;
+    stock_key(st, "sku", sku, key, sizeof(key));
+    return rcache_attached(cache, key, monotonic_ms(), st->rules_tag, len);
+}
+
+void stock_answer_keep(struct stock_store *st, const struct stock_snapshot *snap, size_t i,
+                       const char *sku, const char *bytes, size_t len)
+{
+    struct rcache *cache = rclient_cache(st->redis);
+    char key[KEY_MAX];
+
+    if (cache == NULL || snap->items[i].copy == 0 || snap->rules_tag == 0)
+        return;
+    stock_key(st, "sku", sku, key, sizeof(key));
+    rcache_attach(cache, key, snap->items[i].copy, snap->rules_tag, bytes, len);
 }
 
 int stock_read_products(struct stock_store *st, const char (*skus)[PROTO_ID_SIZE], size_t n,

@@ -47,6 +47,7 @@ struct stock_store {
     size_t nrules;
     long long rules_until_ms; /* 0: none kept */
     unsigned long rules_generation;
+    unsigned long long rules_tag; /* what the kept rules say, as a number */
 };
 
 #define STOCK_RULES_TTL_MS 1000
@@ -71,15 +72,17 @@ struct stock_item {
     int known;
     long long safety;
     long long version;
-    struct level *levels;   /* one per snapshot rule, same order */
-    struct product product; /* with STOCK_READ_PRODUCTS: sku "" when there is none */
+    struct level *levels;    /* one per snapshot rule, same order */
+    unsigned long long copy; /* the read cache's copy they came from (rcache_serial), or 0 */
+    struct product product;  /* with STOCK_READ_PRODUCTS: sku "" when there is none */
 };
 
 /* Levels of some SKUs with the location rules they were read with. */
 struct stock_snapshot {
     struct loc_rule *rules; /* sorted by id */
     size_t nrules;
-    struct stock_item *items; /* in the order asked */
+    unsigned long long rules_tag; /* what they say, as a number; 0: not known */
+    struct stock_item *items;     /* in the order asked */
     size_t n;
 };
 
@@ -100,6 +103,19 @@ int stock_read(struct stock_store *st, const char (*skus)[PROTO_ID_SIZE], size_t
 /* stock_read_products - the same, with each SKU's product description, in the same round trips. */
 int stock_read_products(struct stock_store *st, const char (*skus)[PROTO_ID_SIZE], size_t n,
                         stock_read_cb *cb, void *arg);
+
+/*
+ * An answer made from one SKU's levels alone (its GET /v1/stock), kept with
+ * the read cache's copy of its stock hash (rcache_attach): given again while
+ * that copy holds and the location rules, fresh, say what they said.
+ */
+
+/* stock_answer_get - @sku's kept answer, or NULL. @return borrowed, until the next read. */
+const char *stock_answer_get(struct stock_store *st, const char *sku, size_t *len);
+
+/* stock_answer_keep - keep @len bytes made from @snap's item @i (@sku) alone. */
+void stock_answer_keep(struct stock_store *st, const struct stock_snapshot *snap, size_t i,
+                       const char *sku, const char *bytes, size_t len);
 
 /*
  * stock_move_cb - the script's answer: JSON (borrowed, valid during the

@@ -82,6 +82,10 @@ static void read_cache_metrics(const struct rcache *cache, struct evbuffer *out)
         "# HELP omnistock_read_cache_misses_total Reads the live cache could not answer.\n"
         "# TYPE omnistock_read_cache_misses_total counter\n"
         "omnistock_read_cache_misses_total %llu\n"
+        "# HELP omnistock_read_cache_answers_total Stock answers given again as they were kept "
+        "with their copy (counted in hits too).\n"
+        "# TYPE omnistock_read_cache_answers_total counter\n"
+        "omnistock_read_cache_answers_total %llu\n"
         "# HELP omnistock_read_cache_invalidations_total Copies dropped because Redis said "
         "the key changed.\n"
         "# TYPE omnistock_read_cache_invalidations_total counter\n"
@@ -100,8 +104,8 @@ static void read_cache_metrics(const struct rcache *cache, struct evbuffer *out)
         "# HELP omnistock_read_cache_bytes Memory the copies take.\n"
         "# TYPE omnistock_read_cache_bytes gauge\n"
         "omnistock_read_cache_bytes %zu\n",
-        rcache_live(cache), s->hits, s->misses, s->invalidations, s->evictions, s->clears,
-        s->entries, s->bytes);
+        rcache_live(cache), s->hits, s->misses, s->renderings, s->invalidations, s->evictions,
+        s->clears, s->entries, s->bytes);
 }
 
 static void metrics(struct request *r)

@@ -3,6 +3,9 @@
  * (common/rcache.h), against a real Redis, alone or a cluster:
  *
  * - a level read again is answered from the daemon's copy;
+ * - a stock answer read again is the one kept with that copy, the same bytes,
+ *   until the copy changes or the location rules do (through this daemon: in
+ *   the next answer; through another: within the second the rules are kept);
  * - a change made through the daemon is in its very next answer, every time;
  * - a change made through another daemon, or straight in Redis, is in the
  *   answers within a moment: Redis names the key that changed (the copies
@@ -41,13 +44,13 @@ static void catalogue(struct harness *h, const char *const *skus, size_t n)
 
 static int group_setup(void **state)
 {
-    static const char *const skus[] = {"MUG-01", "MUG-02", "MUG-03", "MUG-04"};
+    static const char *const skus[] = {"MUG-01", "MUG-02", "MUG-03", "MUG-04", "MUG-05"};
     struct harness *h = harness_start();
 
     *state = h;
     if (h == NULL)
         return -1;
-    catalogue(h, skus, 4);
+    catalogue(h, skus, 5);
     return 0;
 }
 
@@ -128,6 +131,92 @@ static void test_read_cache__a_level_read_again_comes_from_the_daemon(void **sta
     assert_true(harness_metric(h, "omnistock_read_cache_hits_total") == hits + 20);
     assert_true(harness_metric(h, "omnistock_read_cache_misses_total") == misses);
     assert_true(harness_metric(h, "omnistock_read_cache_entries") >= 1);
+}
+
+/* GET /v1/stock/@sku's body (the caller frees it), asserting a 200. */
+static char *stock_body(const struct harness *h, const char *sku)
+{
+    char path[128], *body;
+    struct harness_response *r;
+
+    snprintf(path, sizeof(path), "/v1/stock/%s", sku);
+    r = harness_get(h, h->keys[HARNESS_ADMIN], path);
+    harness_assert_status(r, 200);
+    body = strdup(r->body);
+    assert_non_null(body);
+    harness_response_free(r);
+    return body;
+}
+
+/* Whether @sku's answer lists store-leeds among the click-and-collect stores. */
+static int leeds_collects(const struct harness *h, const char *sku)
+{
+    char path[128];
+    struct harness_response *r;
+    int listed;
+
+    snprintf(path, sizeof(path), "/v1/stock/%s", sku);
+    r = harness_get(h, h->keys[HARNESS_ADMIN], path);
+    harness_assert_status(r, 200);
+    listed = harness_jget(r->json, "channels/click_collect/store-leeds") != NULL;
+    harness_response_free(r);
+    return listed;
+}
+
+static void test_read_cache__a_kept_answer_holds_until_its_copy_or_the_rules_change(void **state)
+{
+    static const char leeds[] = "{\"name\": \"Leeds\", \"type\": \"store\", \"fulfils\": [%s], "
+                                "\"store_buffer\": 1}";
+    struct harness *h = *state, *peer;
+    char body[256], *first, *again;
+    double kept, given;
+    long long start;
+
+    /* Read again: the same bytes, each one the answer kept. */
+    first = stock_body(h, "MUG-05");
+    free(stock_body(h, "MUG-05"));
+    kept = harness_metric(h, "omnistock_read_cache_answers_total");
+    start = harness_now_ms();
+    for (int i = 0; i < 20; i++) {
+        again = stock_body(h, "MUG-05");
+        assert_string_equal(again, first);
+        free(again);
+    }
+    /* Every one the kept answer, but for a read that found the rules' second over (it reads
+     * them again, and makes the answer again: once a second at most). */
+    given = harness_metric(h, "omnistock_read_cache_answers_total") - kept;
+    assert_true(given <= 20 && given >= 20 - ((harness_now_ms() - start) / 1000 + 1));
+    /* The level changes: the next answer is a new one, and is kept in turn. */
+    harness_receipt(h, "MUG-05", "wh-1", 1);
+    assert_int_equal(on_hand(h, "MUG-05"), 11);
+    again = stock_body(h, "MUG-05");
+    assert_string_not_equal(again, first);
+    free(again);
+    free(first);
+
+    /* The rules change through this daemon: at once, though the level did not. */
+    assert_int_equal(leeds_collects(h, "MUG-05"), 1);
+    assert_int_equal(leeds_collects(h, "MUG-05"), 1); /* the answer kept */
+    kept = harness_metric(h, "omnistock_read_cache_answers_total");
+    snprintf(body, sizeof(body), leeds, "\"web\", \"store\"");
+    harness_admin_put(h, "/v1/locations/store-leeds", body);
+    /* Another SKU's read takes the new rules first: MUG-05's kept answer was made with others. */
+    assert_int_equal(leeds_collects(h, "MUG-01"), 0);
+    assert_int_equal(leeds_collects(h, "MUG-05"), 0);
+    assert_int_equal(leeds_collects(h, "MUG-05"), 0);
+    assert_true(harness_metric(h, "omnistock_read_cache_answers_total") == kept + 1);
+
+    /* Through another daemon: within the second this daemon keeps the rules, and a moment. */
+    peer = harness_start_peer(h);
+    assert_non_null(peer);
+    snprintf(body, sizeof(body), leeds, "\"web\", \"store\", \"click_collect\"");
+    harness_admin_put(peer, "/v1/locations/store-leeds", body);
+    start = harness_now_ms();
+    while (!leeds_collects(h, "MUG-01") && harness_now_ms() - start < 1000 + MOMENT_MS)
+        harness_sleep_ms(20);
+    assert_int_equal(leeds_collects(h, "MUG-05"), 1);
+    printf("# a rule changed by another daemon showed after %lld ms\n", harness_now_ms() - start);
+    assert_int_equal(harness_stop(peer), 0);
 }
 
 static void test_read_cache__a_change_through_the_daemon_is_in_its_next_answer(void **state)
@@ -383,6 +472,7 @@ int main(void)
 {
     const struct CMUnitTest group[] = {
         cmocka_unit_test(test_read_cache__a_level_read_again_comes_from_the_daemon),
+        cmocka_unit_test(test_read_cache__a_kept_answer_holds_until_its_copy_or_the_rules_change),
         cmocka_unit_test(test_read_cache__a_change_through_the_daemon_is_in_its_next_answer),
         cmocka_unit_test(test_read_cache__a_change_made_elsewhere_is_read_within_a_moment),
         cmocka_unit_test(test_read_cache__a_lost_watch_drops_every_copy),

@@ -3,7 +3,8 @@
  * was made from; Redis's news of a change drops it and voids the tickets of
  * reads of the same hash tag still in flight; nothing is used or kept while
  * the news is not heard; copies age out, those made together apart, and the
- * oldest make room.
+ * oldest make room. A copy's rendering is given with its copy only, made
+ * from that copy and with the tag asked for, and goes when the copy goes.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -321,10 +322,136 @@ static void test_rcache__many_keys_and_a_large_copy(void **state)
     rcache_free(rc);
 }
 
+/* Keep @key's copy and a rendering of it, "answer:<on_hand>", with @tag. @return its serial. */
+static unsigned long long keep_rendered(struct rcache *rc, const char *key, const char *on_hand,
+                                        unsigned long long tag, long long now)
+{
+    struct fake f;
+    char text[64];
+    unsigned long long serial =
+        rcache_put(rc, key, levels(&f, on_hand), rcache_ticket(rc, key), now);
+
+    snprintf(text, sizeof(text), "answer:%s", on_hand);
+    assert_int_not_equal(serial, 0);
+    assert_int_equal(rcache_serial(rc, key), serial);
+    assert_int_equal(rcache_attach(rc, key, serial, tag, text, strlen(text)), 0);
+    return serial;
+}
+
+/* @key's rendering with @tag as a string ("" when there is none). */
+static const char *rendered(struct rcache *rc, const char *key, unsigned long long tag,
+                            long long now)
+{
+    static char out[64];
+    size_t len = 0;
+    const char *got = rcache_attached(rc, key, now, tag, &len);
+
+    if (got == NULL)
+        return "";
+    assert_true(len < sizeof(out));
+    memcpy(out, got, len);
+    out[len] = '\0';
+    return out;
+}
+
+static void test_rcache__a_rendering_is_given_with_its_copy_and_tag(void **state)
+{
+    struct rcache *rc = rcache_new(16, 0);
+    size_t bytes;
+
+    (void)state;
+    rcache_set_live(rc, 1);
+    keep_rendered(rc, "{p01}:sku:A", "5:0:0", 7, 0);
+    assert_string_equal(rendered(rc, "{p01}:sku:A", 7, 0), "answer:5:0:0");
+    assert_string_equal(rendered(rc, "{p01}:sku:A", 8, 0), ""); /* made with other rules */
+    assert_string_equal(rendered(rc, "{p01}:sku:B", 7, 0), "");
+    assert_non_null(rcache_get(rc, "{p01}:sku:A", 0)); /* the copy is still a copy */
+    assert_int_equal(rcache_stats(rc)->renderings, 1);
+    assert_int_equal(rcache_stats(rc)->hits, 2);
+    /* A new rendering of the same copy takes the old one's place, and its bytes. */
+    bytes = rcache_stats(rc)->bytes;
+    assert_int_equal(
+        rcache_attach(rc, "{p01}:sku:A", rcache_serial(rc, "{p01}:sku:A"), 8, "other", 5), 0);
+    assert_string_equal(rendered(rc, "{p01}:sku:A", 7, 0), "");
+    assert_string_equal(rendered(rc, "{p01}:sku:A", 8, 0), "other");
+    assert_int_equal(rcache_stats(rc)->bytes, bytes);
+    rcache_free(rc);
+}
+
+static void test_rcache__a_rendering_goes_with_its_copy(void **state)
+{
+    struct rcache *rc = rcache_new(2, 1000);
+    size_t bare;
+
+    (void)state;
+    rcache_set_live(rc, 1);
+    assert_true(keep(rc, "{p01}:sku:A", "5:0:0", 0));
+    bare = rcache_stats(rc)->bytes;
+    keep_rendered(rc, "{p01}:sku:A", "5:0:0", 7, 0);
+    assert_true(rcache_stats(rc)->bytes > bare);
+    /* Redis says the key changed. */
+    rcache_changed(rc, "{p01}:sku:A", strlen("{p01}:sku:A"));
+    assert_string_equal(rendered(rc, "{p01}:sku:A", 7, 0), "");
+    assert_int_equal(rcache_stats(rc)->bytes, 0);
+    /* A newer answer replaces the copy: the new copy has no rendering. */
+    keep_rendered(rc, "{p01}:sku:A", "5:0:0", 7, 0);
+    assert_true(keep(rc, "{p01}:sku:A", "4:1:0", 0));
+    assert_string_equal(rendered(rc, "{p01}:sku:A", 7, 0), "");
+    /* Made room for. */
+    keep_rendered(rc, "{p01}:sku:A", "5:0:0", 7, 0);
+    keep_rendered(rc, "{p02}:sku:B", "6:0:0", 7, 0);
+    keep_rendered(rc, "{p03}:sku:C", "7:0:0", 7, 0);
+    assert_string_equal(rendered(rc, "{p01}:sku:A", 7, 0), "");
+    assert_string_equal(rendered(rc, "{p03}:sku:C", 7, 0), "answer:7:0:0");
+    /* Aged out, as the copy is. */
+    assert_string_equal(rendered(rc, "{p03}:sku:C", 7, 1001), "");
+    assert_null(rcache_get(rc, "{p03}:sku:C", 1001));
+    /* Cleared, and the watch lost. */
+    keep_rendered(rc, "{p03}:sku:C", "7:0:0", 7, 2000);
+    rcache_clear(rc);
+    assert_string_equal(rendered(rc, "{p03}:sku:C", 7, 2000), "");
+    keep_rendered(rc, "{p03}:sku:C", "7:0:0", 7, 2000);
+    rcache_set_live(rc, 0);
+    assert_string_equal(rendered(rc, "{p03}:sku:C", 7, 2000), "");
+    assert_int_equal(rcache_stats(rc)->bytes, 0);
+    rcache_free(rc);
+}
+
+static void test_rcache__a_rendering_is_kept_only_on_the_copy_it_was_made_from(void **state)
+{
+    struct rcache *rc = rcache_new(16, 0);
+    struct fake f;
+    unsigned long long first;
+
+    (void)state;
+    rcache_set_live(rc, 1);
+    first = rcache_put(rc, "{p01}:sku:A", levels(&f, "5:0:0"), rcache_ticket(rc, "{p01}:sku:A"), 0);
+    assert_int_not_equal(first, 0);
+    /* The copy it was made from was replaced meanwhile, then dropped. */
+    assert_true(keep(rc, "{p01}:sku:A", "4:1:0", 0));
+    assert_int_not_equal(rcache_serial(rc, "{p01}:sku:A"), first);
+    assert_int_equal(rcache_attach(rc, "{p01}:sku:A", first, 7, "stale", 5), -1);
+    assert_string_equal(rendered(rc, "{p01}:sku:A", 7, 0), "");
+    rcache_changed(rc, "{p01}:sku:A", strlen("{p01}:sku:A"));
+    assert_int_equal(rcache_serial(rc, "{p01}:sku:A"), 0);
+    assert_int_equal(rcache_attach(rc, "{p01}:sku:A", first, 7, "stale", 5), -1);
+    /* A read whose ticket a change voided keeps nothing, and gets no serial. */
+    {
+        struct rcache_ticket t = rcache_ticket(rc, "{p01}:sku:A");
+        rcache_changed(rc, "{p01}:sku:Z", strlen("{p01}:sku:Z"));
+        assert_int_equal(rcache_put(rc, "{p01}:sku:A", levels(&f, "3:0:0"), t, 0), 0);
+    }
+    assert_int_equal(rcache_stats(rc)->renderings, 0);
+    rcache_free(rc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rcache__a_copy_reads_as_its_reply),
+        cmocka_unit_test(test_rcache__a_rendering_is_given_with_its_copy_and_tag),
+        cmocka_unit_test(test_rcache__a_rendering_goes_with_its_copy),
+        cmocka_unit_test(test_rcache__a_rendering_is_kept_only_on_the_copy_it_was_made_from),
         cmocka_unit_test(test_rcache__an_empty_hash_is_kept_too),
         cmocka_unit_test(test_rcache__nothing_is_used_or_kept_unless_live),
         cmocka_unit_test(test_rcache__a_change_drops_the_copy),
