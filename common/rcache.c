@@ -11,7 +11,11 @@
  * requests: from malloc's heap they leave it in small holes that every
  * request's malloc then searches (a benchmark at 100,000 copies spent a
  * sixth of the daemon's time there). So they come from blocks of their own,
- * in sizes of 64 bytes, each size with its list of free places.
+ * in sizes of 64 bytes, each size with its list of free places. A block is
+ * 2 MB, aligned, and asked to be one huge page: a read finds its copy at
+ * random among a hundred megabytes or more, and with 4 KB pages nearly
+ * every lookup missed the TLB (perf: the kept answer's lookup, 6.2 % of the
+ * daemon's samples on the bench's stock reads; 3.9 % with huge pages).
  *
  * A copy may carry one rendering (rcache_attach): bytes made from it, in a
  * place of their own from the same blocks, freed with the copy. Each copy
@@ -22,15 +26,16 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <hiredis/hiredis.h>
 
 #include "common/rcache.h"
 
-#define TAG_BUCKETS 1024 /* tickets are voided per bucket of hash tags */
-#define SLAB_UNIT   64   /* copies are placed in sizes of this many bytes */
-#define SLAB_MAX    4096 /* larger copies come from malloc */
-#define SLAB_BLOCK  (256 * 1024)
+#define TAG_BUCKETS 1024              /* tickets are voided per bucket of hash tags */
+#define SLAB_UNIT   64                /* copies are placed in sizes of this many bytes */
+#define SLAB_MAX    4096              /* larger copies come from malloc */
+#define SLAB_BLOCK  (2 * 1024 * 1024) /* a huge page's size and alignment */
 
 struct slab_block {
     struct slab_block *next;
@@ -134,9 +139,10 @@ static void *place_take(struct rcache *rc, size_t *size)
         return p;
     }
     if (rc->block_left < *size) {
-        struct slab_block *b = malloc(SLAB_BLOCK);
+        struct slab_block *b = aligned_alloc(SLAB_BLOCK, SLAB_BLOCK);
         if (b == NULL)
             return NULL;
+        madvise(b, SLAB_BLOCK, MADV_HUGEPAGE); /* a hint: without, the pages are small */
         b->next = rc->blocks;
         rc->blocks = b;
         /* What is left of the old block goes unused: less than SLAB_MAX bytes. */
