@@ -129,7 +129,7 @@ struct rclient {
     struct rcache *cache;       /* rclient_cache_enable; NULL when off */
     const char **tracking_argv; /* CLIENT TRACKING ON REDIRECT <id> BCAST PREFIX p ... */
     size_t tracking_argc;
-    const char **prefixes; /* the same prefixes, sorted */
+    char **prefixes; /* the kept prefixes, sorted */
     size_t nprefixes;
     char watch_id[24];
 };
@@ -557,8 +557,7 @@ static int prefix_cmp(const char *p, const char *key, size_t klen)
 
 /*
  * Whether @key starts with a cached prefix: the last prefix not after it is
- * the only one it can start with, as Redis keeps the prefixes of one
- * tracking client from overlapping.
+ * the only one it can start with, as the kept prefixes do not overlap.
  */
 static int is_cached_kind(const struct rclient *c, const char *key, size_t klen)
 {
@@ -1284,6 +1283,8 @@ void rclient_free(struct rclient *c)
     for (size_t i = 6; i < c->tracking_argc; i += 2)
         free((char *)c->tracking_argv[i + 1]);
     free(c->tracking_argv);
+    for (size_t i = 0; i < c->nprefixes; i++)
+        free(c->prefixes[i]);
     free(c->prefixes);
     free(c);
 }
@@ -1412,20 +1413,33 @@ static int str_cmp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Whether every one of the @n @prefixes starts with one of the @nh @heard. */
+static int heard_cover(const char *const *prefixes, size_t n, const char *const *heard, size_t nh)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+        while (j < nh && strncmp(prefixes[i], heard[j], strlen(heard[j])) != 0)
+            j++;
+        if (j == nh)
+            return 0;
+    }
+    return 1;
+}
+
 int rclient_cache_enable(struct rclient *c, size_t max_entries, long long max_age_ms,
-                         const char *const *kept, size_t nkept, const char *const *watched,
-                         size_t nwatched)
+                         const char *const *kept, size_t nkept, const char *const *heard,
+                         size_t nheard)
 {
     static const char *head[] = {"CLIENT", "TRACKING", "ON", "REDIRECT", "", "BCAST"};
-    size_t argc = 6 + 2 * (nkept + nwatched);
+    size_t argc = 6 + 2 * nheard;
 
-    if (c->cache != NULL || nkept == 0 ||
+    if (c->cache != NULL || nkept == 0 || !heard_cover(kept, nkept, heard, nheard) ||
         (c->tracking_argv = calloc(argc, sizeof(*c->tracking_argv))) == NULL)
         return -1;
     memcpy(c->tracking_argv, head, sizeof(head));
     c->tracking_argc = 6;
-    for (size_t i = 0; i < nkept + nwatched; i++) {
-        char *copy = strdup(i < nkept ? kept[i] : watched[i - nkept]);
+    for (size_t i = 0; i < nheard; i++) {
+        char *copy = strdup(heard[i]);
         if (copy == NULL)
             return -1;
         c->tracking_argv[c->tracking_argc++] = "PREFIX";
@@ -1434,9 +1448,10 @@ int rclient_cache_enable(struct rclient *c, size_t max_entries, long long max_ag
     /* The kept prefixes, sorted: a script's answer drops its keys of those (forget_keys). */
     if ((c->prefixes = calloc(nkept, sizeof(*c->prefixes))) == NULL)
         return -1;
-    for (size_t i = 0; i < nkept; i++)
-        c->prefixes[i] = c->tracking_argv[7 + 2 * i];
-    c->nprefixes = nkept;
+    for (; c->nprefixes < nkept; c->nprefixes++) {
+        if ((c->prefixes[c->nprefixes] = strdup(kept[c->nprefixes])) == NULL)
+            return -1;
+    }
     qsort(c->prefixes, nkept, sizeof(*c->prefixes), str_cmp);
     c->cache = rcache_new(max_entries, max_age_ms);
     return c->cache != NULL ? 0 : -1;

@@ -153,22 +153,25 @@ int rclient_eval(struct rclient *c, rclient_cb *cb, void *arg, size_t script, in
 /*
  * rclient_cache_enable - keep a read cache (common/rcache.h) of up to
  * @max_entries copies, none older than @max_age_ms (0: no limit), of keys
- * that start with one of @kept (@nkept prefixes, copied), and hear of changes
- * to those and to the keys that start with one of @watched (copied; their
- * changes void the cache's tickets, rcache_ticket_holds, but nothing of them
- * is kept). Each master gets a second connection, the watch, that turns on
- * CLIENT TRACKING in broadcast mode for all those prefixes with its news sent
- * to itself, and subscribes to it: Redis names every such key that changes,
- * whoever changed it. A script run through this client drops the copies of
- * the kept keys it declares as soon as it answers; other changes, watched
- * keys' included, are known when Redis's message comes. The cache is live
- * while every slot's master has its watch; otherwise every copy is dropped
- * and reads go to Redis. Prefixes must not overlap. Call before rclient_start.
- * @return 0, or -1 (out of memory, or already on).
+ * that start with one of @kept (@nkept prefixes, copied; not overlapping),
+ * and hear of changes to the keys that start with one of @heard (copied),
+ * which must cover every kept prefix: a change to a key heard of drops its
+ * copy and voids the cache's tickets of its hash tag (rcache_ticket_holds).
+ * Each master gets a second connection, the watch, that turns on CLIENT
+ * TRACKING in broadcast mode for the @heard prefixes with its news sent to
+ * itself, and subscribes to it: Redis names every such key that changes,
+ * whoever changed it. Redis compares every key any command writes with every
+ * prefix, so @heard should be few. A script run through this client drops
+ * the copies of the kept keys it declares as soon as it answers; other
+ * changes are known when Redis's message comes. The cache is live while
+ * every slot's master has its watch; otherwise every copy is dropped and
+ * reads go to Redis. Heard prefixes must not overlap (Redis refuses it).
+ * Call before rclient_start.
+ * @return 0, or -1 (out of memory, a kept prefix not heard, or already on).
  */
 int rclient_cache_enable(struct rclient *c, size_t max_entries, long long max_age_ms,
-                         const char *const *kept, size_t nkept, const char *const *watched,
-                         size_t nwatched);
+                         const char *const *kept, size_t nkept, const char *const *heard,
+                         size_t nheard);
 
 /* rclient_cache - the read cache: borrowed, NULL when not enabled. */
 struct rcache *rclient_cache(const struct rclient *c);

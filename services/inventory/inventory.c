@@ -42,32 +42,36 @@ void inventory_free(struct inventory *inv)
 int inventory_cache_enable(const struct config *cfg, struct rclient *redis, const char *const *more,
                            size_t nmore)
 {
-    /* Kept: each partition's stock hashes and products, and @more. Watched: each partition's
-     * location rules (answers made from them are kept, see rec_http.c; the expiry sweep's
-     * scripts declare them every 200 ms). */
-    size_t parts = cfg->partitions, nkept = 2 * parts + nmore, nwatched = parts;
-    char(*prefixes)[32] = calloc(3 * parts, sizeof(*prefixes));
-    const char **kept = calloc(nkept, sizeof(*kept)),
-               **watched = calloc(nwatched, sizeof(*watched));
+    /*
+     * Kept: each partition's stock hashes and products, and @more. Heard: every key of every
+     * partition
+     * ("{p": the location rules among them, whose changes void the tickets of answers made
+     * from them, see rec_http.c), and @more. Redis compares every key written with each
+     * prefix it broadcasts for: the 49 precise prefixes this was (a kept and a rules prefix
+     * per partition) made every write in Redis twice as dear; a key of a partition heard of
+     * but not kept only voids that partition's tickets.
+     */
+    size_t parts = cfg->partitions, nkept = 2 * parts + nmore, nheard = 1 + nmore;
+    char(*prefixes)[32] = calloc(2 * parts, sizeof(*prefixes));
+    const char **kept = calloc(nkept, sizeof(*kept)), **heard = calloc(nheard, sizeof(*heard));
     int rc = -1;
 
-    if (prefixes == NULL || kept == NULL || watched == NULL)
+    if (prefixes == NULL || kept == NULL || heard == NULL)
         goto out;
     for (unsigned p = 0; p < parts; p++) {
         stock_key_part(p, "sku", "", prefixes[2 * p], sizeof(prefixes[0]));
         stock_key_part(p, "prod", "", prefixes[2 * p + 1], sizeof(prefixes[0]));
-        stock_key_part(p, "locs", NULL, prefixes[2 * parts + p], sizeof(prefixes[0]));
         kept[2 * p] = prefixes[2 * p];
         kept[2 * p + 1] = prefixes[2 * p + 1];
-        watched[p] = prefixes[2 * parts + p];
     }
+    heard[0] = "{p";
     for (size_t i = 0; i < nmore; i++)
-        kept[2 * parts + i] = more[i];
+        kept[2 * parts + i] = heard[1 + i] = more[i];
     rc = rclient_cache_enable(redis, cfg->read_cache_entries, cfg->read_cache_max_age_ms, kept,
-                              nkept, watched, nwatched);
+                              nkept, heard, nheard);
 out:
     free(prefixes);
     free(kept);
-    free(watched);
+    free(heard);
     return rc;
 }

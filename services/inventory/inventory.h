@@ -25,9 +25,10 @@ void inventory_free(struct inventory *inv);
 /*
  * inventory_cache_enable - keep the stock hashes and products that reads ask
  * for in @redis's read cache (rclient_cache_enable), sized by @cfg, and hear
- * of changes to the location rules (watched) and to the keys that start with
- * one of @more (@nmore of them, borrowed: another module's, treated as kept:
- * a script that declares one drops it when it answers, unless it reads only).
+ * of changes to every key of every partition (the location rules among them)
+ * and to the keys that start with one of @more (@nmore of them, borrowed:
+ * another module's, treated as kept: a script that declares one drops it
+ * when it answers, unless it reads only).
  * Call before rclient_start. @return 0, or -1 if out of memory.
  */
 int inventory_cache_enable(const struct config *cfg, struct rclient *redis, const char *const *more,
