@@ -25,12 +25,12 @@ struct movement {
     char sku[PROTO_ID_SIZE];
     char location[PROTO_ID_SIZE];
     enum movement_type type;
-    long long quantity;                /* see movement_parse for the range per type */
-    char to_location[PROTO_ID_SIZE];   /* transfer only; "" otherwise */
-    long long as_of_ms;                /* count only; valid when has_as_of */
+    long long quantity;              /* see movement_parse for the range per type */
+    char to_location[PROTO_ID_SIZE]; /* transfer only; "" otherwise */
+    long long as_of_ms;              /* count only; valid when has_as_of */
     int has_as_of;
-    char reason[PROTO_TEXT_SIZE];      /* optional, "" when absent */
-    char reference[PROTO_TEXT_SIZE];   /* optional, "" when absent */
+    char reason[PROTO_TEXT_SIZE];    /* optional, "" when absent */
+    char reference[PROTO_TEXT_SIZE]; /* optional, "" when absent */
 };
 
 /*
