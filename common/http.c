@@ -508,6 +508,10 @@ static void request_finish(struct request *r, int status, const char *ctype, str
         idem_forget(r);
     else if (r->idem_store && status < 500)
         idem_store(r, status, buf);
+    /* The record on its way to Redis before the answer to the client: a retry the client
+     * sends on seeing the answer, to any daemon, finds it and not the pending one. */
+    if (r->idem_store)
+        rclient_flush(r->srv->redis);
     if (evhttp_request_get_command(r->ev) == EVHTTP_REQ_HEAD) {
         /* evhttp would send the body: keep only its length. */
         char len[24];

@@ -396,6 +396,17 @@ static void node_drop(struct rnode *n, const char *reason)
     redisAsyncFree(ac);
 }
 
+void rclient_flush(struct rclient *c)
+{
+    for (size_t i = 0; i < c->nnodes; i++) {
+        struct rnode *n = c->nodes[i];
+        /* Only a ready connection: on one still connecting hiredis would take the write
+         * for the end of the connect. */
+        if (n->ac != NULL && n->state == RC_READY)
+            redisAsyncHandleWrite(n->ac);
+    }
+}
+
 static void rcmd_free(struct rcmd *cmd)
 {
     free(cmd->formatted); /* resp_format's */

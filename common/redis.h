@@ -132,6 +132,14 @@ size_t rclient_cluster_nodes(const struct rclient *c);
 const struct rclient_stats *rclient_stats(const struct rclient *c);
 
 /*
+ * rclient_flush - write what the commands sent so far left in the connections'
+ * buffers now, rather than on the loop's next turn: before an answer that
+ * must not reach its client ahead of them. A connection that fails meanwhile
+ * fails its commands' callbacks at once, as the loop would.
+ */
+void rclient_flush(struct rclient *c);
+
+/*
  * rclient_command - send one command (argv form; lens may be NULL for C
  * strings). On a cluster it goes to the master of its key (the argument
  * after the command name; the stream of XREADGROUP, the key of XGROUP) or,
