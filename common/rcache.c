@@ -286,9 +286,17 @@ static struct rentry *entry_usable(struct rcache *rc, const char *key, long long
 
 const redisReply *rcache_get(struct rcache *rc, const char *key, long long now_ms)
 {
+    return rcache_get_numbered(rc, key, now_ms, NULL);
+}
+
+const redisReply *rcache_get_numbered(struct rcache *rc, const char *key, long long now_ms,
+                                      unsigned long long *serial)
+{
     struct rentry *e;
     const char *p;
 
+    if (serial != NULL)
+        *serial = 0;
     if (!rc->live)
         return NULL;
     e = entry_usable(rc, key, now_ms);
@@ -313,6 +321,8 @@ const redisReply *rcache_get(struct rcache *rc, const char *key, long long now_m
         p += sizeof(slen) + slen + 1;
     }
     rc->stats.hits++;
+    if (serial != NULL)
+        *serial = e->serial;
     return &rc->view;
 }
 

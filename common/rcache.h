@@ -63,6 +63,11 @@ int rcache_live(const struct rcache *rc);
  */
 const struct redisReply *rcache_get(struct rcache *rc, const char *key, long long now_ms);
 
+/* rcache_get_numbered - rcache_get, and the copy's number (rcache_serial) in *@serial (0 when
+ * NULL is returned): one lookup for both. */
+const struct redisReply *rcache_get_numbered(struct rcache *rc, const char *key, long long now_ms,
+                                             unsigned long long *serial);
+
 /* rcache_ticket - take before sending the read of @key. */
 struct rcache_ticket rcache_ticket(const struct rcache *rc, const char *key);
 

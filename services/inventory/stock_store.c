@@ -390,12 +390,13 @@ static int read_send(struct read_op *op, struct read_call *call, const char *key
     struct rcache *cache = rclient_cache(op->st->redis);
     const char *argv[] = {"HGETALL", key};
     const redisReply *copy;
+    unsigned long long serial;
 
     if (cache != NULL && call->what != READ_RULES) {
-        if ((copy = rcache_get(cache, key, monotonic_ms())) != NULL) {
+        if ((copy = rcache_get_numbered(cache, key, monotonic_ms(), &serial)) != NULL) {
             read_take(op, call, copy);
             if (call->what == READ_LEVELS)
-                op->snap->items[call->item].copy = rcache_serial(cache, key);
+                op->snap->items[call->item].copy = serial;
             return 0;
         }
         call->ticket = rcache_ticket(cache, key);

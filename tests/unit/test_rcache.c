@@ -378,6 +378,25 @@ static void test_rcache__a_rendering_is_given_with_its_copy_and_tag(void **state
     rcache_free(rc);
 }
 
+static void test_rcache__a_copy_read_gives_its_number(void **state)
+{
+    struct rcache *rc = rcache_new(16, 1000);
+    struct fake f;
+    unsigned long long put, got = 99;
+
+    (void)state;
+    rcache_set_live(rc, 1);
+    put = rcache_put(rc, "{p01}:sku:A", levels(&f, "5:0:0"), rcache_ticket(rc, "{p01}:sku:A"), 0);
+    assert_non_null(rcache_get_numbered(rc, "{p01}:sku:A", 0, &got));
+    assert_int_equal(got, put);
+    assert_int_equal(got, rcache_serial(rc, "{p01}:sku:A"));
+    assert_null(rcache_get_numbered(rc, "{p01}:sku:B", 0, &got));
+    assert_int_equal(got, 0);
+    assert_null(rcache_get_numbered(rc, "{p01}:sku:A", 1001, &got)); /* aged out */
+    assert_int_equal(got, 0);
+    rcache_free(rc);
+}
+
 static void test_rcache__a_rendering_goes_with_its_copy(void **state)
 {
     struct rcache *rc = rcache_new(2, 1000);
@@ -450,6 +469,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rcache__a_copy_reads_as_its_reply),
         cmocka_unit_test(test_rcache__a_rendering_is_given_with_its_copy_and_tag),
+        cmocka_unit_test(test_rcache__a_copy_read_gives_its_number),
         cmocka_unit_test(test_rcache__a_rendering_goes_with_its_copy),
         cmocka_unit_test(test_rcache__a_rendering_is_kept_only_on_the_copy_it_was_made_from),
         cmocka_unit_test(test_rcache__an_empty_hash_is_kept_too),
