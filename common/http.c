@@ -213,6 +213,16 @@ struct event_base *http_base_new(void)
     return base;
 }
 
+void http_evhttp_set(struct evhttp *http, int timeout_secs)
+{
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                         EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS |
+                                         EVHTTP_REQ_PATCH);
+    evhttp_set_max_body_size(http, BODY_BACKSTOP);
+    evhttp_set_max_headers_size(http, 16 * 1024);
+    evhttp_set_timeout(http, timeout_secs);
+}
+
 struct http_server *http_server_new(struct event_base *base, const struct config *cfg,
                                     struct rclient *redis)
 {
@@ -1188,12 +1198,7 @@ int http_server_listen(struct http_server *srv, const char *host, int port, char
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                              EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
-                                              EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-    evhttp_set_max_body_size(srv->http, BODY_BACKSTOP);
-    evhttp_set_max_headers_size(srv->http, 16 * 1024);
-    evhttp_set_timeout(srv->http, (int)srv->cfg->request_timeout_secs);
+    http_evhttp_set(srv->http, (int)srv->cfg->request_timeout_secs);
     evhttp_set_gencb(srv->http, on_request, srv);
     srv->bound = evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t)port);
     if (srv->bound == NULL) {

@@ -92,6 +92,12 @@ struct request {
 struct event_base *http_base_new(void);
 
 /*
+ * http_evhttp_set - the server's settings on @http: the methods it takes, its
+ * limits on bodies and headers, and @timeout_secs for a connection idle mid-request.
+ */
+void http_evhttp_set(struct evhttp *http, int timeout_secs);
+
+/*
  * http_reply - evhttp_send_reply, then the answer written at once rather than
  * on the loop's next turn (@body's contents are taken, as evhttp does).
  */

@@ -6,11 +6,12 @@
  *
  * It answers every request on 127.0.0.1:PORT with BODY_FILE's bytes, as the
  * daemon answers a stock read: the daemon's loop (http_base_new), evhttp set
- * as the daemon sets it, the same three headers (Content-Type, X-Request-Id,
- * Date) and the answer written at once (http_reply). Nothing else: no route,
- * no key, no read cache, no JSON, no metrics, no connection table. What it
- * serves is the ceiling of (1) with evhttp, measured in the same run; the
- * request id is a constant of the daemon's length.
+ * as the daemon sets it (http_evhttp_set), the same three headers
+ * (Content-Type, X-Request-Id, Date) and the answer written at once
+ * (http_reply). Nothing else: no route, no key, no read cache, no JSON, no
+ * metrics, no connection table. What it serves is the ceiling of (1) with
+ * evhttp, measured in the same run; the request id is a constant of the
+ * daemon's length.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -23,7 +24,6 @@
 #include "common/http.h"
 
 #define FLOOR_TIMEOUT_SECS 30 /* the daemon's default limits.request_timeout_seconds */
-#define FLOOR_BODY_MAX     (8 * 1024 * 1024)
 
 struct body {
     char *bytes;
@@ -101,12 +101,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "evhttp_floor: out of memory\n");
         return 1;
     }
-    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                         EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS |
-                                         EVHTTP_REQ_PATCH);
-    evhttp_set_max_body_size(http, FLOOR_BODY_MAX);
-    evhttp_set_max_headers_size(http, 16 * 1024);
-    evhttp_set_timeout(http, FLOOR_TIMEOUT_SECS);
+    http_evhttp_set(http, FLOOR_TIMEOUT_SECS);
     evhttp_set_gencb(http, answer, &body);
     if (evhttp_bind_socket(http, "127.0.0.1", (ev_uint16_t)port) != 0) {
         fprintf(stderr, "evhttp_floor: cannot listen on 127.0.0.1:%ld\n", port);
