@@ -21,6 +21,10 @@
  * place of their own from the same blocks, freed with the copy. Each copy
  * has a serial number, never reused, so that a rendering made from one copy
  * cannot be attached to the copy that replaced it.
+ *
+ * A copy past its age stays where it is, unused, until rcache_renew finds it
+ * unchanged (it then moves to the newest end of the order of storing), or it
+ * goes as any copy goes.
  */
 #include <limits.h>
 #include <stdint.h>
@@ -268,47 +272,35 @@ static int view_reserve(struct rcache *rc, size_t n)
     return 0;
 }
 
-/* @key's copy if it may be used at @now_ms (one too old is dropped), or NULL. */
-static struct rentry *entry_usable(struct rcache *rc, const char *key, long long now_ms)
+static long long expiry(struct rcache *rc, long long now_ms);
+
+/* @key's copy, whatever its age, or NULL. */
+static struct rentry *entry_held(const struct rcache *rc, const char *key)
 {
     size_t len = strlen(key);
-    struct rentry *e;
 
-    if (!rc->live)
-        return NULL;
-    e = entry_find(rc, key, len, fnv1a(key, len));
-    if (e != NULL && now_ms > e->expires_ms) {
-        entry_unlink(rc, e);
-        e = NULL;
-    }
-    return e;
+    return rc->live ? entry_find(rc, key, len, fnv1a(key, len)) : NULL;
 }
 
-const redisReply *rcache_get(struct rcache *rc, const char *key, long long now_ms)
+/* @key's copy if it may be used at @now_ms, or NULL. One past its age stays: see rcache_lapsed. */
+static struct rentry *entry_usable(struct rcache *rc, const char *key, long long now_ms)
 {
-    return rcache_get_numbered(rc, key, now_ms, NULL);
+    struct rentry *e = entry_held(rc, key);
+
+    return e != NULL && now_ms <= e->expires_ms ? e : NULL;
 }
 
-const redisReply *rcache_get_numbered(struct rcache *rc, const char *key, long long now_ms,
-                                      unsigned long long *serial)
+/* @e dressed as a reply in the scratch space, or NULL when memory is short. */
+static const redisReply *entry_view(struct rcache *rc, const struct rentry *e)
 {
-    struct rentry *e;
-    const char *p;
+    const char *p = e->data + e->keylen + 1;
 
-    if (serial != NULL)
-        *serial = 0;
-    if (!rc->live)
+    if (view_reserve(rc, e->nelem) != 0)
         return NULL;
-    e = entry_usable(rc, key, now_ms);
-    if (e == NULL || view_reserve(rc, e->nelem) != 0) {
-        rc->stats.misses++;
-        return NULL;
-    }
     memset(&rc->view, 0, sizeof(rc->view));
     rc->view.type = REDIS_REPLY_ARRAY;
     rc->view.elements = e->nelem;
     rc->view.element = rc->view_ptrs;
-    p = e->data + e->keylen + 1;
     for (uint32_t i = 0; i < e->nelem; i++) {
         redisReply *s = &rc->view_elems[i];
         uint32_t slen;
@@ -320,10 +312,98 @@ const redisReply *rcache_get_numbered(struct rcache *rc, const char *key, long l
         rc->view_ptrs[i] = s;
         p += sizeof(slen) + slen + 1;
     }
+    return &rc->view;
+}
+
+const redisReply *rcache_get(struct rcache *rc, const char *key, long long now_ms)
+{
+    return rcache_get_numbered(rc, key, now_ms, NULL);
+}
+
+const redisReply *rcache_get_numbered(struct rcache *rc, const char *key, long long now_ms,
+                                      unsigned long long *serial)
+{
+    struct rentry *e;
+    const redisReply *view;
+
+    if (serial != NULL)
+        *serial = 0;
+    if (!rc->live)
+        return NULL;
+    e = entry_usable(rc, key, now_ms);
+    if (e == NULL || (view = entry_view(rc, e)) == NULL) {
+        rc->stats.misses++;
+        return NULL;
+    }
     rc->stats.hits++;
     if (serial != NULL)
         *serial = e->serial;
-    return &rc->view;
+    return view;
+}
+
+/* The value of the field @field (a string of pairs, as HGETALL's) in @e, or NULL. */
+static const char *entry_field(const struct rentry *e, const char *field, uint32_t *len)
+{
+    size_t flen = strlen(field);
+    const char *p = e->data + e->keylen + 1;
+
+    for (uint32_t i = 0; i + 1 < e->nelem; i += 2) {
+        uint32_t klen, vlen;
+        const char *value;
+        memcpy(&klen, p, sizeof(klen));
+        value = p + sizeof(klen) + klen + 1;
+        memcpy(&vlen, value, sizeof(vlen));
+        if (klen == flen && memcmp(p + sizeof(klen), field, flen) == 0) {
+            *len = vlen;
+            return value + sizeof(vlen);
+        }
+        p = value + sizeof(vlen) + vlen + 1;
+    }
+    return NULL;
+}
+
+unsigned long long rcache_lapsed(const struct rcache *rc, const char *key, long long now_ms,
+                                 const char *field)
+{
+    const struct rentry *e = entry_held(rc, key);
+    uint32_t len;
+
+    if (e == NULL || now_ms <= e->expires_ms || entry_field(e, field, &len) == NULL)
+        return 0;
+    return e->serial;
+}
+
+/* Move @e to the newest end of the order of storing. */
+static void entry_refresh(struct rcache *rc, struct rentry *e)
+{
+    if (rc->newest == e)
+        return;
+    if (e->older)
+        e->older->newer = e->newer;
+    else
+        rc->oldest = e->newer;
+    e->newer->older = e->older;
+    e->older = rc->newest;
+    e->newer = NULL;
+    rc->newest->newer = e;
+    rc->newest = e;
+}
+
+const redisReply *rcache_renew(struct rcache *rc, const char *key, unsigned long long serial,
+                               const char *field, const char *value, size_t len, long long now_ms)
+{
+    struct rentry *e = entry_held(rc, key);
+    const char *held;
+    uint32_t hlen;
+
+    if (e == NULL || e->serial != serial || serial == 0 ||
+        (held = entry_field(e, field, &hlen)) == NULL || hlen != len ||
+        memcmp(held, value, len) != 0)
+        return NULL;
+    e->expires_ms = expiry(rc, now_ms);
+    entry_refresh(rc, e);
+    rc->stats.renewals++;
+    return entry_view(rc, e);
 }
 
 struct rcache_ticket rcache_ticket(const struct rcache *rc, const char *key)
@@ -412,8 +492,7 @@ unsigned long long rcache_put(struct rcache *rc, const char *key, const redisRep
 
 unsigned long long rcache_serial(const struct rcache *rc, const char *key)
 {
-    size_t len = strlen(key);
-    const struct rentry *e = rc->live ? entry_find(rc, key, len, fnv1a(key, len)) : NULL;
+    const struct rentry *e = entry_held(rc, key);
 
     return e != NULL ? e->serial : 0;
 }
@@ -421,8 +500,8 @@ unsigned long long rcache_serial(const struct rcache *rc, const char *key)
 int rcache_attach(struct rcache *rc, const char *key, unsigned long long serial,
                   unsigned long long tag, const char *bytes, size_t len)
 {
-    size_t klen = strlen(key), size = len;
-    struct rentry *e = rc->live ? entry_find(rc, key, klen, fnv1a(key, klen)) : NULL;
+    struct rentry *e = entry_held(rc, key);
+    size_t size = len;
     char *place;
 
     if (e == NULL || e->serial != serial || serial == 0 || len == 0)

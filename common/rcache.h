@@ -15,6 +15,12 @@
  * been made after Redis answered, its news overtaking the answer on the
  * other connection.
  *
+ * A copy past its age is not used, but it is kept (until Redis says its key
+ * changed, a newer answer replaces it, or it makes room) so that a reader may
+ * ask Redis for one field that every write changes (a version) instead of the
+ * whole hash, and use the copy again when that field is the same
+ * (rcache_lapsed, rcache_renew).
+ *
  * Not thread-safe: one per event loop. The unit tests drive it without Redis.
  */
 #ifndef COMMON_RCACHE_H
@@ -39,8 +45,9 @@ struct rcache_stats {
     unsigned long long evictions;     /* copies dropped to stay within max_entries */
     unsigned long long clears;        /* every copy dropped: a watch lost or gained, a FLUSHALL */
     unsigned long long renderings;    /* hits that were a copy's rendering (also in hits) */
-    size_t entries;
-    size_t bytes; /* the copies' own size, headers and renderings included */
+    unsigned long long renewals;      /* copies past their age found unchanged: rcache_renew */
+    size_t entries;                   /* those past their age included */
+    size_t bytes;                     /* the copies' own size, headers and renderings included */
 };
 
 /* rcache_new - an empty cache, not live. @max_age_ms: a copy older than this is not used
@@ -67,6 +74,22 @@ const struct redisReply *rcache_get(struct rcache *rc, const char *key, long lon
  * NULL is returned): one lookup for both. */
 const struct redisReply *rcache_get_numbered(struct rcache *rc, const char *key, long long now_ms,
                                              unsigned long long *serial);
+
+/*
+ * rcache_lapsed - whether @key has a copy past its age at @now_ms (and so not given by
+ * rcache_get), otherwise good, that holds @field. @return the copy's number, or 0.
+ */
+unsigned long long rcache_lapsed(const struct rcache *rc, const char *key, long long now_ms,
+                                 const char *field);
+
+/*
+ * rcache_renew - Redis says @field of @key is @value (@len bytes), as read after rcache_lapsed
+ * gave copy number @serial: if that copy is still held and its @field is the same, it is used
+ * again, for a new age, with its rendering. No ticket is needed: any change heard meanwhile
+ * has dropped the copy. @return the copy, as rcache_get gives it, or NULL: read the whole key.
+ */
+const redisReply *rcache_renew(struct rcache *rc, const char *key, unsigned long long serial,
+                               const char *field, const char *value, size_t len, long long now_ms);
 
 /* rcache_ticket - take before sending the read of @key. */
 struct rcache_ticket rcache_ticket(const struct rcache *rc, const char *key);

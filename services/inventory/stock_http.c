@@ -397,11 +397,15 @@ struct stock_get_op {
 static void stock_got(struct stock_snapshot *snap, const char *err, void *arg)
 {
     struct stock_get_op *op = arg;
+    const char *kept;
+    size_t len;
 
     if (err != NULL)
         request_reply_unavailable(op->r);
     else if (!snap->items[0].known)
         request_reply_problem(op->r, PROBLEM_NOT_FOUND, NULL, NULL, "no product %s", op->sku[0]);
+    else if (!op->explain && (kept = stock_answer_get(store_of(op->r), op->sku[0], &len)) != NULL)
+        request_reply_stored(op->r, 200, kept, len, 0); /* its copy was renewed */
     else
         reply_written(op->r, snap, op->sku[0], op->explain);
     stock_snapshot_free(snap);

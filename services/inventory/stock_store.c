@@ -19,7 +19,9 @@
 extern const char movement_lua[];
 extern const char product_put_lua[];
 
-#define KEY_MAX 128
+#define KEY_MAX             128
+#define STOCK_VERSION_FIELD ":v" /* a stock hash's version: every script that changes it bumps it  \
+                                  */
 
 /* KEYS[1] any key of a partition: the script runs on its master, and answers that clock. */
 static const char time_lua[] = "return redis.call('TIME')";
@@ -186,7 +188,10 @@ void stock_snapshot_free(struct stock_snapshot *s)
  * call; a read needs no atomicity, and every partition keeps the same rules.
  * With the read cache (rcache.h) live, a hash it holds is not asked for,
  * and an answer is kept for the next read; a read that Redis need not see at
- * all still answers from the loop, never inside stock_read.
+ * all still answers from the loop, never inside stock_read. When the copy of
+ * a stock hash is past its age, only its version is asked for (HGET ':v':
+ * every script that changes the hash bumps it); the same version renews the
+ * copy, and with it the answer kept on it.
  */
 enum read_what { READ_RULES, READ_LEVELS, READ_PRODUCT };
 
@@ -195,6 +200,7 @@ struct read_call {
     size_t item;
     enum read_what what;
     struct rcache_ticket ticket; /* taken when sent, with a read cache */
+    unsigned long long lapsed;   /* the copy past its age whose version was asked for */
 };
 
 struct read_op {
@@ -383,25 +389,78 @@ static void on_read(redisReply *reply, const char *err, void *arg)
         read_finish(op);
 }
 
+/* Send HGETALL @key for @call. @return 0, or -1 if Redis is not connected. */
+static int read_whole(struct read_op *op, struct read_call *call, const char *key)
+{
+    struct rcache *cache = rclient_cache(op->st->redis);
+    const char *argv[] = {"HGETALL", key};
+
+    call->lapsed = 0;
+    if (cache != NULL)
+        call->ticket = rcache_ticket(cache, key);
+    return rclient_command(op->st->redis, on_read, call, 2, argv, NULL);
+}
+
+/* The version of a SKU whose copy is past its age: the same renews the copy; another, or the
+ * copy gone meanwhile (a change heard), sends for the whole hash. */
+static void on_version(redisReply *reply, const char *err, void *arg)
+{
+    struct read_call *call = arg;
+    struct read_op *op = call->op;
+    struct rcache *cache = rclient_cache(op->st->redis);
+    const redisReply *copy = NULL;
+    char key[KEY_MAX];
+
+    if (err == NULL && reply->type == REDIS_REPLY_ERROR)
+        err = reply->str;
+    if (err != NULL || op->err != NULL) {
+        if (op->err == NULL)
+            op->err = err;
+    } else {
+        call_key(op, call, key, sizeof(key));
+        if (reply->type == REDIS_REPLY_STRING)
+            copy = rcache_renew(cache, key, call->lapsed, STOCK_VERSION_FIELD, reply->str,
+                                reply->len, monotonic_ms());
+        if (copy != NULL) {
+            op->snap->items[call->item].copy = call->lapsed;
+            read_take(op, call, copy);
+        } else if (read_whole(op, call, key) == 0) {
+            return; /* still pending, now on_read's */
+        } else {
+            op->err = "redis unavailable";
+        }
+    }
+    if (--op->pending == 0)
+        read_finish(op);
+}
+
 /* Send HGETALL @key for @call, or take the read cache's copy. @return 0, or -1 if Redis is not
  * connected. */
 static int read_send(struct read_op *op, struct read_call *call, const char *key)
 {
     struct rcache *cache = rclient_cache(op->st->redis);
-    const char *argv[] = {"HGETALL", key};
     const redisReply *copy;
     unsigned long long serial;
+    long long now;
 
     if (cache != NULL && call->what != READ_RULES) {
-        if ((copy = rcache_get_numbered(cache, key, monotonic_ms(), &serial)) != NULL) {
+        now = monotonic_ms();
+        if ((copy = rcache_get_numbered(cache, key, now, &serial)) != NULL) {
             read_take(op, call, copy);
             if (call->what == READ_LEVELS)
                 op->snap->items[call->item].copy = serial;
             return 0;
         }
-        call->ticket = rcache_ticket(cache, key);
+        if (call->what == READ_LEVELS &&
+            (call->lapsed = rcache_lapsed(cache, key, now, STOCK_VERSION_FIELD)) != 0) {
+            const char *argv[] = {"HGET", key, STOCK_VERSION_FIELD};
+            if (rclient_command(op->st->redis, on_version, call, 3, argv, NULL) != 0)
+                return -1;
+            op->pending++;
+            return 0;
+        }
     }
-    if (rclient_command(op->st->redis, on_read, call, 2, argv, NULL) != 0)
+    if (read_whole(op, call, key) != 0)
         return -1;
     op->pending++;
     return 0;
@@ -418,12 +477,12 @@ static void read_levels(struct read_op *op)
     char key[KEY_MAX];
 
     for (size_t i = 0; i < op->n && op->err == NULL; i++) {
-        op->calls[c] = (struct read_call){op, i, READ_LEVELS, {0, 0}};
+        op->calls[c] = (struct read_call){op, i, READ_LEVELS, {0, 0}, 0};
         call_key(op, &op->calls[c], key, sizeof(key));
         if (read_send(op, &op->calls[c++], key) != 0)
             op->err = "redis unavailable";
         if (op->products && op->err == NULL) {
-            op->calls[c] = (struct read_call){op, i, READ_PRODUCT, {0, 0}};
+            op->calls[c] = (struct read_call){op, i, READ_PRODUCT, {0, 0}, 0};
             call_key(op, &op->calls[c], key, sizeof(key));
             if (read_send(op, &op->calls[c++], key) != 0)
                 op->err = "redis unavailable";
@@ -472,7 +531,7 @@ static int read_start(struct stock_store *st, const char (*skus)[PROTO_ID_SIZE],
     /* The rules as the first SKU's partition knows them: the scripts there use the same. */
     stock_key_part(n ? partition_of(skus[0], st->cfg->partitions) : 0, "locs", NULL, key,
                    sizeof(key));
-    op->calls[0] = (struct read_call){op, 0, READ_RULES, {0, 0}};
+    op->calls[0] = (struct read_call){op, 0, READ_RULES, {0, 0}, 0};
     if (read_send(op, &op->calls[0], key) != 0)
         goto fail; /* not connected: nothing sent, no callback */
     return 0;

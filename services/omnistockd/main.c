@@ -86,6 +86,10 @@ static void read_cache_metrics(const struct rcache *cache, struct evbuffer *out)
         "with their copy (counted in hits too).\n"
         "# TYPE omnistock_read_cache_answers_total counter\n"
         "omnistock_read_cache_answers_total %llu\n"
+        "# HELP omnistock_read_cache_renewals_total Copies past their age used again because "
+        "Redis gave the same version (counted in misses, as the read that asked).\n"
+        "# TYPE omnistock_read_cache_renewals_total counter\n"
+        "omnistock_read_cache_renewals_total %llu\n"
         "# HELP omnistock_read_cache_invalidations_total Copies dropped because Redis said "
         "the key changed.\n"
         "# TYPE omnistock_read_cache_invalidations_total counter\n"
@@ -98,14 +102,14 @@ static void read_cache_metrics(const struct rcache *cache, struct evbuffer *out)
         "connection lost or made, a slot moving, a FLUSHALL.\n"
         "# TYPE omnistock_read_cache_clears_total counter\n"
         "omnistock_read_cache_clears_total %llu\n"
-        "# HELP omnistock_read_cache_entries Copies held.\n"
+        "# HELP omnistock_read_cache_entries Copies held, those past their age included.\n"
         "# TYPE omnistock_read_cache_entries gauge\n"
         "omnistock_read_cache_entries %zu\n"
         "# HELP omnistock_read_cache_bytes Memory the copies take.\n"
         "# TYPE omnistock_read_cache_bytes gauge\n"
         "omnistock_read_cache_bytes %zu\n",
-        rcache_live(cache), s->hits, s->misses, s->renderings, s->invalidations, s->evictions,
-        s->clears, s->entries, s->bytes);
+        rcache_live(cache), s->hits, s->misses, s->renderings, s->renewals, s->invalidations,
+        s->evictions, s->clears, s->entries, s->bytes);
 }
 
 static void metrics(struct request *r)

@@ -705,7 +705,8 @@ static int daemon_launch(struct harness *h)
 }
 
 static struct harness *start(const char *redis_url, const char *extra_config,
-                             const char *const *redis_args);
+                             const char *const *redis_args, int cluster);
+static int cluster_mode(void);
 
 struct harness *harness_start(void)
 {
@@ -719,12 +720,17 @@ struct harness *harness_start_config(const char *extra_config)
 
 struct harness *harness_start_redis_args(const char *extra_config, const char *const *redis_args)
 {
-    return start(NULL, extra_config, redis_args);
+    return start(NULL, extra_config, redis_args, cluster_mode());
+}
+
+struct harness *harness_start_standalone(const char *extra_config)
+{
+    return start(NULL, extra_config, NULL, 0);
 }
 
 struct harness *harness_start_url(const char *redis_url, const char *extra_config)
 {
-    return start(redis_url, extra_config, NULL);
+    return start(redis_url, extra_config, NULL, 0);
 }
 
 /* cluster_mode - OMNISTOCK_TEST_REDIS: 1 for a cluster, 0 for one redis-server, -1 if unknown. */
@@ -756,10 +762,10 @@ static void redis_teardown(struct harness_redis *r)
     }
 }
 
+/* @cluster: 1 to start a cluster (redis_url NULL), 0 for one redis-server, -1 to fail. */
 static struct harness *start(const char *redis_url, const char *extra_config,
-                             const char *const *redis_args)
+                             const char *const *redis_args, int cluster)
 {
-    int cluster = redis_url == NULL ? cluster_mode() : 0;
     struct harness *h = cluster >= 0 ? calloc(1, sizeof(*h)) : NULL;
     int rc = 1;
 

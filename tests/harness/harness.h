@@ -194,6 +194,12 @@ struct harness *harness_start_config(const char *extra_config);
 struct harness *harness_start_redis_args(const char *extra_config, const char *const *redis_args);
 
 /*
+ * harness_start_standalone - harness_start_config on one redis-server whatever
+ * OMNISTOCK_TEST_REDIS says: for what only a Redis with databases can do (SWAPDB).
+ */
+struct harness *harness_start_standalone(const char *extra_config);
+
+/*
  * harness_start_url - a config file and omnistockd on the Redis at @redis_url
  * (e.g. a cluster's "cluster://..."), started by the caller: h->redis is not
  * started, and harness_stop leaves that Redis alone. @extra_config as above.

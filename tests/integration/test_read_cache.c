@@ -15,6 +15,9 @@
  *   Redis is gone (503), and none from before once it is back; a FLUSHALL
  *   drops them too;
  * - a Redis that refuses to report changes (an ACL) still serves, without copies;
+ * - a copy past its age asks Redis for the SKU's version alone: the same
+ *   renews it and its kept answer, another (a change Redis never reported)
+ *   reads the hash whole;
  * - read_cache.entries bounds the copies, max_age_ms their age, entries 0
  *   turns the cache off, and values out of range are config errors.
  */
@@ -394,6 +397,95 @@ static void test_read_cache__entries_and_age_are_bounded(void **state)
     assert_int_equal(harness_stop(h), 0);
 }
 
+/* INFO commandstats: how many times Redis ran @cmd (lower case), scripts' calls included. */
+static long long redis_calls(struct harness *h, const char *cmd)
+{
+    redisReply *rep = harness_redis_command(&h->redis, "INFO commandstats");
+    char field[64];
+    const char *at;
+    long long n = 0;
+
+    assert_non_null(rep);
+    assert_int_equal(rep->type, REDIS_REPLY_STRING);
+    snprintf(field, sizeof(field), "cmdstat_%s:calls=", cmd);
+    if ((at = strstr(rep->str, field)) != NULL)
+        n = strtoll(at + strlen(field), NULL, 10);
+    freeReplyObject(rep);
+    return n;
+}
+
+/* One command on @h's Redis that must not fail. */
+static void redis_do(struct harness *h, const char *fmt, const char *a, const char *b)
+{
+    redisReply *rep = harness_redis_command(&h->redis, fmt, a, b);
+
+    assert_non_null(rep);
+    assert_int_not_equal(rep->type, REDIS_REPLY_ERROR);
+    freeReplyObject(rep);
+}
+
+/*
+ * A change that Redis never reports (SWAPDB tells no one: Redis 7.0) is what
+ * max_age_ms is for. A copy past its age asks Redis for the SKU's version
+ * alone: the same, and the copy and its kept answer serve on; another, and
+ * the whole hash is read. Databases are needed, so one redis-server always.
+ */
+static void test_read_cache__a_copy_past_its_age_is_checked_by_its_version(void **state)
+{
+    static const char *const skus[] = {"CUP-1"};
+    struct harness *h = harness_start_standalone("{\"read_cache\": {\"max_age_ms\": 600}}");
+    char key[64], *first, *again;
+    double renewals, answers;
+    long long hget, hgetall;
+    redisReply *keys;
+
+    (void)state;
+    assert_non_null(h);
+    catalogue(h, skus, 1);
+    /* Database 1 becomes a copy of 0 with CUP-1 received (its level and its version changed,
+     * as a script changes them), to be swapped in later. Writes are heard by key name
+     * whatever the database, so this comes before the daemon keeps a copy of CUP-1. */
+    snprintf(key, sizeof(key), "{p%02u}:sku:CUP-1", partition_of("CUP-1", PARTITIONS));
+    keys = harness_redis_command(&h->redis, "KEYS *");
+    assert_non_null(keys);
+    assert_int_equal(keys->type, REDIS_REPLY_ARRAY);
+    for (size_t i = 0; i < keys->elements; i++)
+        redis_do(h, "COPY %s %s DB 1", keys->element[i]->str, keys->element[i]->str);
+    freeReplyObject(keys);
+    redis_do(h, "COPY %s %s", key, "aside:CUP-1");
+    redis_do(h, "HSET %s wh-1 %s", "aside:CUP-1", "12:0:0");
+    redis_do(h, "HINCRBY %s %s 1", "aside:CUP-1", ":v");
+    redis_do(h, "COPY %s %s DB 1 REPLACE", "aside:CUP-1", key);
+
+    first = stock_body(h, "CUP-1");
+    free(stock_body(h, "CUP-1"));
+    renewals = harness_metric(h, "omnistock_read_cache_renewals_total");
+    answers = harness_metric(h, "omnistock_read_cache_answers_total");
+    harness_sleep_ms(700);
+    /* Past its age, unchanged: one HGET, and the very answer kept with the copy. */
+    hget = redis_calls(h, "hget");
+    hgetall = redis_calls(h, "hgetall");
+    again = stock_body(h, "CUP-1");
+    assert_string_equal(again, first);
+    free(again);
+    free(first);
+    assert_true(harness_metric(h, "omnistock_read_cache_renewals_total") == renewals + 1);
+    assert_true(harness_metric(h, "omnistock_read_cache_answers_total") == answers + 1);
+    assert_true(redis_calls(h, "hget") >= hget + 1);
+    /* The stock hash was not read whole (the location rules may have been: kept for a second). */
+    assert_true(redis_calls(h, "hgetall") <= hgetall + 1);
+
+    /* The swap, behind the daemon's back: the copy, young again since its renewal, answers. */
+    redis_do(h, "SWAPDB %s %s", "0", "1");
+    renewals = harness_metric(h, "omnistock_read_cache_renewals_total");
+    assert_int_equal(on_hand(h, "CUP-1"), 10);
+    /* Past its age: another version, so the hash is read whole. */
+    harness_sleep_ms(700);
+    assert_int_equal(on_hand(h, "CUP-1"), 12);
+    assert_true(harness_metric(h, "omnistock_read_cache_renewals_total") == renewals);
+    assert_int_equal(harness_stop(h), 0);
+}
+
 static void test_read_cache__entries_0_turns_it_off(void **state)
 {
     static const char *const skus[] = {"CUP-1"};
@@ -481,6 +573,7 @@ int main(void)
     };
     const struct CMUnitTest alone[] = {
         cmocka_unit_test(test_read_cache__entries_and_age_are_bounded),
+        cmocka_unit_test(test_read_cache__a_copy_past_its_age_is_checked_by_its_version),
         cmocka_unit_test(test_read_cache__entries_0_turns_it_off),
         cmocka_unit_test(test_read_cache__a_redis_that_refuses_tracking_still_serves),
         cmocka_unit_test(test_read_cache__values_out_of_range_are_config_errors),

@@ -2,9 +2,10 @@
  * test_rcache.c - the read cache without Redis: a copy reads as the reply it
  * was made from; Redis's news of a change drops it and voids the tickets of
  * reads of the same hash tag still in flight; nothing is used or kept while
- * the news is not heard; copies age out, those made together apart, and the
- * oldest make room. A copy's rendering is given with its copy only, made
- * from that copy and with the tag asked for, and goes when the copy goes.
+ * the news is not heard; copies age out, those made together apart, one past
+ * its age is renewed by its version alone, and the oldest make room. A
+ * copy's rendering is given with its copy only, made from that copy and with
+ * the tag asked for, and goes when the copy goes.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -210,7 +211,90 @@ static void test_rcache__copies_age_out(void **state)
     keep(rc, "{p01}:sku:A", "5:0:0", 5000);
     assert_non_null(rcache_get(rc, "{p01}:sku:A", 5500));
     assert_null(rcache_get(rc, "{p01}:sku:A", 6001));
-    assert_int_equal(rcache_stats(rc)->entries, 0);
+    assert_null(rcache_get(rc, "{p01}:sku:A", 9000));
+    rcache_free(rc);
+}
+
+/*
+ * A copy past its age stays, unused, for its version to be asked: the same
+ * version renews it (its rendering too) for a new age; another, or a copy
+ * changed or replaced since, does not.
+ */
+static void test_rcache__a_lapsed_copy_is_renewed_by_its_version_alone(void **state)
+{
+    struct rcache *rc = rcache_new(16, 1000);
+    const redisReply *got;
+    unsigned long long serial;
+    const char *text;
+    size_t len;
+
+    (void)state;
+    rcache_set_live(rc, 1);
+    keep(rc, "{p01}:sku:A", "5:0:0", 0);
+    serial = rcache_serial(rc, "{p01}:sku:A");
+    assert_int_equal(rcache_attach(rc, "{p01}:sku:A", serial, 7, "answer", 6), 0);
+    /* Young: not lapsed. */
+    assert_int_equal(rcache_lapsed(rc, "{p01}:sku:A", 400, ":v"), 0);
+    assert_null(rcache_get(rc, "{p01}:sku:A", 1001));
+    assert_null(rcache_attached(rc, "{p01}:sku:A", 1001, 7, &len));
+    assert_int_equal(rcache_stats(rc)->entries, 1);
+    assert_int_equal(rcache_lapsed(rc, "{p01}:sku:A", 1001, ":v"), serial);
+    assert_int_equal(rcache_lapsed(rc, "{p01}:sku:A", 1001, ":x"), 0); /* no such field */
+    assert_int_equal(rcache_lapsed(rc, "{p01}:sku:B", 1001, ":v"), 0);
+    /* Redis has another version (a change not heard): not renewed, still lapsed. */
+    assert_null(rcache_renew(rc, "{p01}:sku:A", serial, ":v", "4", 1, 1001));
+    assert_null(rcache_renew(rc, "{p01}:sku:A", serial, ":v", "33", 2, 1001));
+    assert_null(rcache_renew(rc, "{p01}:sku:A", serial, ":x", "3", 1, 1001));
+    assert_null(rcache_get(rc, "{p01}:sku:A", 1002));
+    assert_int_equal(rcache_stats(rc)->renewals, 0);
+    /* The same version: the copy as it was, for at least half an age more. */
+    got = rcache_renew(rc, "{p01}:sku:A", serial, ":v", "3", 1, 1002);
+    assert_non_null(got);
+    assert_int_equal(got->elements, 4);
+    assert_string_equal(got->element[3]->str, "5:0:0");
+    assert_int_equal(rcache_stats(rc)->renewals, 1);
+    assert_non_null(rcache_get(rc, "{p01}:sku:A", 1502));
+    assert_int_equal(rcache_serial(rc, "{p01}:sku:A"), serial);
+    text = rcache_attached(rc, "{p01}:sku:A", 1502, 7, &len);
+    assert_non_null(text);
+    assert_memory_equal(text, "answer", 6);
+    assert_int_equal(rcache_lapsed(rc, "{p01}:sku:A", 1502, ":v"), 0);
+    assert_null(rcache_get(rc, "{p01}:sku:A", 2003));
+    /* Changed since it lapsed: gone, nothing to renew. */
+    assert_int_equal(rcache_lapsed(rc, "{p01}:sku:A", 2003, ":v"), serial);
+    rcache_changed(rc, "{p01}:sku:A", strlen("{p01}:sku:A"));
+    assert_int_equal(rcache_lapsed(rc, "{p01}:sku:A", 2003, ":v"), 0);
+    assert_null(rcache_renew(rc, "{p01}:sku:A", serial, ":v", "3", 1, 2003));
+    /* Replaced since: the old number renews nothing. */
+    keep(rc, "{p01}:sku:A", "6:0:0", 2000);
+    assert_null(rcache_renew(rc, "{p01}:sku:A", serial, ":v", "3", 1, 3001));
+    assert_null(rcache_get(rc, "{p01}:sku:A", 3001));
+    /* Nor while changes are not heard. */
+    serial = rcache_lapsed(rc, "{p01}:sku:A", 3001, ":v");
+    assert_int_not_equal(serial, 0);
+    rcache_set_live(rc, 0);
+    assert_int_equal(rcache_lapsed(rc, "{p01}:sku:A", 3001, ":v"), 0);
+    assert_null(rcache_renew(rc, "{p01}:sku:A", serial, ":v", "3", 1, 3001));
+    assert_int_equal(rcache_stats(rc)->renewals, 1);
+    rcache_free(rc);
+}
+
+/* A renewed copy counts as newly stored: the others make room before it. */
+static void test_rcache__a_renewed_copy_is_the_last_to_make_room(void **state)
+{
+    struct rcache *rc = rcache_new(2, 1000);
+
+    (void)state;
+    rcache_set_live(rc, 1);
+    keep(rc, "{p01}:sku:A", "1:0:0", 0);
+    keep(rc, "{p02}:sku:B", "2:0:0", 10);
+    assert_non_null(rcache_renew(rc, "{p01}:sku:A", rcache_lapsed(rc, "{p01}:sku:A", 1001, ":v"),
+                                 ":v", "3", 1, 1001));
+    keep(rc, "{p03}:sku:C", "3:0:0", 1001);
+    assert_non_null(rcache_get(rc, "{p01}:sku:A", 1002));
+    assert_non_null(rcache_get(rc, "{p03}:sku:C", 1002));
+    assert_int_equal(rcache_serial(rc, "{p02}:sku:B"), 0);
+    assert_int_equal(rcache_stats(rc)->evictions, 1);
     rcache_free(rc);
 }
 
@@ -243,7 +327,6 @@ static void test_rcache__copies_made_together_lapse_apart(void **state)
         snprintf(key, sizeof(key), "{p01}:sku:S%d", i);
         assert_null(rcache_get(rc, key, 1001));
     }
-    assert_int_equal(rcache_stats(rc)->entries, 0);
     rcache_free(rc);
 }
 
@@ -480,6 +563,8 @@ int main(void)
         cmocka_unit_test(test_rcache__a_newer_answer_replaces_the_copy),
         cmocka_unit_test(test_rcache__copies_age_out),
         cmocka_unit_test(test_rcache__copies_made_together_lapse_apart),
+        cmocka_unit_test(test_rcache__a_lapsed_copy_is_renewed_by_its_version_alone),
+        cmocka_unit_test(test_rcache__a_renewed_copy_is_the_last_to_make_room),
         cmocka_unit_test(test_rcache__the_oldest_make_room),
         cmocka_unit_test(test_rcache__only_arrays_of_strings_are_kept),
         cmocka_unit_test(test_rcache__many_keys_and_a_large_copy),
