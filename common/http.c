@@ -926,8 +926,8 @@ static int read_body(struct request *r)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
     enum evhttp_cmd_type m = evhttp_request_get_command(r->ev);
-    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Content-Type");
     struct proto_error err;
+    const char *ct;
 
     r->raw_len = evbuffer_get_length(in);
     if (r->raw_len > PROTO_BODY_MAX) {
@@ -943,6 +943,7 @@ static int read_body(struct request *r)
         request_reply_problem(r, PROBLEM_INVALID_JSON, NULL, NULL, "a JSON body is required");
         return -1;
     }
+    ct = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Content-Type");
     if (!json_content_type(ct)) {
         request_reply_problem(r, PROBLEM_UNSUPPORTED_MEDIA, NULL, NULL,
                               "send the body as Content-Type: application/json");
@@ -970,13 +971,15 @@ int http_idempotency_key_valid(const char *key)
 
 static int read_idempotency_key(struct request *r)
 {
-    const char *k = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Idempotency-Key");
-    const char *uri = evhttp_request_get_uri(r->ev);
+    const char *k, *uri = evhttp_request_get_uri(r->ev);
     struct sha256 h;
     unsigned char d[32];
     size_t len;
 
-    if (k == NULL || evhttp_request_get_command(r->ev) != EVHTTP_REQ_POST)
+    /* It counts on a POST only: other requests do not look for it (a walk of the headers). */
+    if (evhttp_request_get_command(r->ev) != EVHTTP_REQ_POST ||
+        (k = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Idempotency-Key")) ==
+            NULL)
         return 0;
     if (!http_idempotency_key_valid(k)) {
         request_reply_problem(r, PROBLEM_INVALID_FIELD, "Idempotency-Key", NULL,
