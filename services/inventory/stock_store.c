@@ -19,9 +19,10 @@
 extern const char movement_lua[];
 extern const char product_put_lua[];
 
-#define KEY_MAX             128
-#define STOCK_VERSION_FIELD ":v" /* a stock hash's version: every script that changes it bumps it  \
-                                  */
+#define KEY_MAX 128
+#define STOCK_VERSION_FIELD                                                                        \
+    ":v" /* a stock hash's version: every script that changes it bumps it                          \
+          */
 
 /* KEYS[1] any key of a partition: the script runs on its master, and answers that clock. */
 static const char time_lua[] = "return redis.call('TIME')";
@@ -559,6 +560,59 @@ const char *stock_answer_get(struct stock_store *st, const char *sku, size_t *le
         return NULL;
     stock_key(st, "sku", sku, key, sizeof(key));
     return rcache_attached(cache, key, monotonic_ms(), st->rules_tag, len);
+}
+
+struct renew_call {
+    struct stock_store *st;
+    unsigned long long serial; /* of the copy past its age */
+    stock_answer_cb *cb;
+    void *arg;
+    char key[KEY_MAX];
+};
+
+static void on_answer_version(redisReply *reply, const char *err, void *arg)
+{
+    struct renew_call *call = arg;
+    struct stock_store *st = call->st;
+    struct rcache *cache = rclient_cache(st->redis);
+    const char *answer = NULL;
+    size_t len = 0;
+    long long now = monotonic_ms();
+
+    if (err == NULL && reply->type == REDIS_REPLY_STRING) {
+        if (rcache_renew(cache, call->key, call->serial, STOCK_VERSION_FIELD, reply->str,
+                         reply->len, now) == NULL)
+            rcache_changed(cache, call->key, strlen(call->key)); /* the read asks for it whole */
+        else if (rules_fresh(st))
+            answer = rcache_attached(cache, call->key, now, st->rules_tag, &len);
+    }
+    call->cb(answer, len, call->arg);
+    free(call);
+}
+
+int stock_answer_renew(struct stock_store *st, const char *sku, stock_answer_cb *cb, void *arg)
+{
+    struct rcache *cache = rclient_cache(st->redis);
+    struct renew_call *call;
+    unsigned long long serial;
+    long long now = monotonic_ms();
+    char key[KEY_MAX];
+
+    if (cache == NULL)
+        return -1;
+    stock_key(st, "sku", sku, key, sizeof(key));
+    if ((serial = rcache_lapsed(cache, key, now, STOCK_VERSION_FIELD)) == 0 ||
+        (call = malloc(sizeof(*call))) == NULL)
+        return -1;
+    rcache_get(cache, key, now); /* counted as the miss it is */
+    *call = (struct renew_call){st, serial, cb, arg, {0}};
+    memcpy(call->key, key, sizeof(key));
+    const char *argv[] = {"HGET", call->key, STOCK_VERSION_FIELD};
+    if (rclient_command(st->redis, on_answer_version, call, 3, argv, NULL) != 0) {
+        free(call);
+        return -1;
+    }
+    return 0;
 }
 
 void stock_answer_keep(struct stock_store *st, const struct stock_snapshot *snap, size_t i,

@@ -113,6 +113,15 @@ int stock_read_products(struct stock_store *st, const char (*skus)[PROTO_ID_SIZE
 /* stock_answer_get - @sku's kept answer, or NULL. @return borrowed, until the next read. */
 const char *stock_answer_get(struct stock_store *st, const char *sku, size_t *len);
 
+/*
+ * stock_answer_renew - when @sku's answer is kept with a copy past its age, ask Redis for the
+ * SKU's version alone: @cb then gets the answer (borrowed, for the call) if the version is
+ * the same (the copy renewed), or NULL: read the SKU. @return 0 when asked (@cb follows, from
+ * the loop), -1 when there is no such copy or Redis is not connected (no @cb).
+ */
+typedef void stock_answer_cb(const char *answer, size_t len, void *arg);
+int stock_answer_renew(struct stock_store *st, const char *sku, stock_answer_cb *cb, void *arg);
+
 /* stock_answer_keep - keep @len bytes made from @snap's item @i (@sku) alone. */
 void stock_answer_keep(struct stock_store *st, const struct stock_snapshot *snap, size_t i,
                        const char *sku, const char *bytes, size_t len);

@@ -424,11 +424,27 @@ static void redis_do(struct harness *h, const char *fmt, const char *a, const ch
     freeReplyObject(rep);
 }
 
+/* POST /v1/stock/query of @sku alone: what the web may promise. */
+static long long web_available(const struct harness *h, const char *sku)
+{
+    char body[128];
+    struct harness_response *r;
+    long long n;
+
+    snprintf(body, sizeof(body), "{\"skus\": [\"%s\"], \"channel\": \"web\"}", sku);
+    r = harness_post_json(h, h->keys[HARNESS_ADMIN], "/v1/stock/query", body);
+    harness_assert_status(r, 200);
+    n = harness_jint(json_array_get(harness_jget(r->json, "items"), 0), "available");
+    harness_response_free(r);
+    return n;
+}
+
 /*
  * A change that Redis never reports (SWAPDB tells no one: Redis 7.0) is what
  * max_age_ms is for. A copy past its age asks Redis for the SKU's version
- * alone: the same, and the copy and its kept answer serve on; another, and
- * the whole hash is read. Databases are needed, so one redis-server always.
+ * alone, for a SKU's answer and for a query alike: the same, and the copy
+ * (and its kept answer) serve on; another, and the whole hash is read.
+ * Databases are needed, so one redis-server always.
  */
 static void test_read_cache__a_copy_past_its_age_is_checked_by_its_version(void **state)
 {
@@ -436,7 +452,7 @@ static void test_read_cache__a_copy_past_its_age_is_checked_by_its_version(void 
     struct harness *h = harness_start_standalone("{\"read_cache\": {\"max_age_ms\": 600}}");
     char key[64], *first, *again;
     double renewals, answers;
-    long long hget, hgetall;
+    long long hget, hgetall, web;
     redisReply *keys;
 
     (void)state;
@@ -459,10 +475,11 @@ static void test_read_cache__a_copy_past_its_age_is_checked_by_its_version(void 
 
     first = stock_body(h, "CUP-1");
     free(stock_body(h, "CUP-1"));
+    web = web_available(h, "CUP-1");
     renewals = harness_metric(h, "omnistock_read_cache_renewals_total");
     answers = harness_metric(h, "omnistock_read_cache_answers_total");
-    harness_sleep_ms(700);
     /* Past its age, unchanged: one HGET, and the very answer kept with the copy. */
+    harness_sleep_ms(700);
     hget = redis_calls(h, "hget");
     hgetall = redis_calls(h, "hgetall");
     again = stock_body(h, "CUP-1");
@@ -474,15 +491,27 @@ static void test_read_cache__a_copy_past_its_age_is_checked_by_its_version(void 
     assert_true(redis_calls(h, "hget") >= hget + 1);
     /* The stock hash was not read whole (the location rules may have been: kept for a second). */
     assert_true(redis_calls(h, "hgetall") <= hgetall + 1);
+    /* A query's read the same way. */
+    harness_sleep_ms(700);
+    hget = redis_calls(h, "hget");
+    hgetall = redis_calls(h, "hgetall");
+    assert_int_equal(web_available(h, "CUP-1"), web);
+    assert_true(harness_metric(h, "omnistock_read_cache_renewals_total") == renewals + 2);
+    assert_true(redis_calls(h, "hget") >= hget + 1);
+    assert_true(redis_calls(h, "hgetall") <= hgetall + 1);
 
     /* The swap, behind the daemon's back: the copy, young again since its renewal, answers. */
     redis_do(h, "SWAPDB %s %s", "0", "1");
-    renewals = harness_metric(h, "omnistock_read_cache_renewals_total");
     assert_int_equal(on_hand(h, "CUP-1"), 10);
     /* Past its age: another version, so the hash is read whole. */
     harness_sleep_ms(700);
     assert_int_equal(on_hand(h, "CUP-1"), 12);
-    assert_true(harness_metric(h, "omnistock_read_cache_renewals_total") == renewals);
+    /* Swapped back, unheard again (an older version, but another): a query reads it whole. */
+    assert_int_equal(web_available(h, "CUP-1"), web + 2);
+    redis_do(h, "SWAPDB %s %s", "0", "1");
+    harness_sleep_ms(700);
+    assert_int_equal(web_available(h, "CUP-1"), web);
+    assert_true(harness_metric(h, "omnistock_read_cache_renewals_total") == renewals + 2);
     assert_int_equal(harness_stop(h), 0);
 }
 
