@@ -34,12 +34,17 @@
 #define BODY_BACKSTOP          (8 * 1024 * 1024) /* evhttp's own limit; ours is PROTO_BODY_MAX */
 #define STREAM_WRITE_TIMEOUT_S 60
 
+/* What a route's path segment matches: itself, any one segment ("{}"), or the rest ("{*}"). */
+enum seg_kind { SEG_LITERAL, SEG_PARAM, SEG_REST };
+
 struct route_entry {
     const struct route *route;
     void *ctx;
     size_t metric;
     int nseg;
+    int rest; /* the last segment is "{*}" */
     const char *seg[MAX_SEGMENTS];
+    unsigned char kind[MAX_SEGMENTS]; /* enum seg_kind, found once when the route is added */
     char buf[128];
 };
 
@@ -161,23 +166,20 @@ static int split_path(char *path, const char **seg)
 static int route_matches(const struct route_entry *e, const char **seg, int nseg,
                          const char **params)
 {
-    int rest = e->nseg > 0 && strcmp(e->seg[e->nseg - 1], "{*}") == 0;
     int np = 0;
 
-    if (rest ? nseg < e->nseg : e->nseg != nseg)
+    if (e->rest ? nseg < e->nseg : e->nseg != nseg)
         return 0;
     for (int i = 0; i < e->nseg; i++) {
-        if (rest && i == e->nseg - 1) {
-            if (params && np < REQUEST_MAX_PARAMS)
-                params[np++] = seg[i];
-        } else if (strcmp(e->seg[i], "{}") == 0) {
-            if (seg[i][0] == '\0')
+        if (e->kind[i] == SEG_LITERAL) {
+            if (strcmp(e->seg[i], seg[i]) != 0)
                 return 0;
-            if (params && np < REQUEST_MAX_PARAMS)
-                params[np++] = seg[i];
-        } else if (strcmp(e->seg[i], seg[i]) != 0) {
-            return 0;
+            continue;
         }
+        if (e->kind[i] == SEG_PARAM && seg[i][0] == '\0')
+            return 0;
+        if (params && np < REQUEST_MAX_PARAMS)
+            params[np++] = seg[i];
     }
     return 1;
 }
@@ -273,6 +275,15 @@ int http_server_route(struct http_server *srv, const struct route *routes, size_
         e->nseg = split_path(e->buf, e->seg);
         if (e->nseg < 0)
             return -1;
+        for (int j = 0; j < e->nseg; j++) {
+            if (strcmp(e->seg[j], "{}") == 0)
+                e->kind[j] = SEG_PARAM;
+            else if (strcmp(e->seg[j], "{*}") == 0 && j == e->nseg - 1)
+                e->kind[j] = SEG_REST;
+            else
+                e->kind[j] = SEG_LITERAL;
+        }
+        e->rest = e->nseg > 0 && e->kind[e->nseg - 1] == SEG_REST;
     }
     return 0;
 }
