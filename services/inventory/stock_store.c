@@ -20,9 +20,8 @@ extern const char movement_lua[];
 extern const char product_put_lua[];
 
 #define KEY_MAX 128
-#define STOCK_VERSION_FIELD                                                                        \
-    ":v" /* a stock hash's version: every script that changes it bumps it                          \
-          */
+/* A stock hash's version: every script that changes the hash bumps it. */
+#define STOCK_VERSION_FIELD ":v"
 
 /* KEYS[1] any key of a partition: the script runs on its master, and answers that clock. */
 static const char time_lua[] = "return redis.call('TIME')";
@@ -597,6 +596,7 @@ int stock_answer_renew(struct stock_store *st, const char *sku, stock_answer_cb 
     unsigned long long serial;
     long long now = monotonic_ms();
     char key[KEY_MAX];
+    const char *argv[3];
 
     if (cache == NULL)
         return -1;
@@ -607,7 +607,9 @@ int stock_answer_renew(struct stock_store *st, const char *sku, stock_answer_cb 
     rcache_get(cache, key, now); /* counted as the miss it is */
     *call = (struct renew_call){st, serial, cb, arg, {0}};
     memcpy(call->key, key, sizeof(key));
-    const char *argv[] = {"HGET", call->key, STOCK_VERSION_FIELD};
+    argv[0] = "HGET";
+    argv[1] = call->key;
+    argv[2] = STOCK_VERSION_FIELD;
     if (rclient_command(st->redis, on_answer_version, call, 3, argv, NULL) != 0) {
         free(call);
         return -1;
