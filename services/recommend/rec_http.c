@@ -64,12 +64,32 @@ static int path_customer(struct request *r)
     return -1;
 }
 
+/*
+ * Append @s and then @end to @buf (@size bytes) at *@at, as much as fits, NUL-terminated.
+ * Answers given again are counted and keyed with these: snprintf was a tenth of their cost.
+ */
+static void text_add(char *buf, size_t size, size_t *at, const char *s, char end)
+{
+    size_t n = strlen(s);
+
+    if (*at + n + 1 >= size)
+        n = *at + 1 < size ? size - *at - 1 : 0;
+    memcpy(buf + *at, s, n);
+    *at += n;
+    if (end != '\0' && *at + 1 < size)
+        buf[(*at)++] = end;
+    buf[*at] = '\0';
+}
+
 static void count(struct request *r, const char *name, const char *help, const char *label,
                   const char *value)
 {
     char labels[96];
+    size_t at = 0;
 
-    snprintf(labels, sizeof(labels), "%s=\"%s\"", label, value);
+    text_add(labels, sizeof(labels), &at, label, '=');
+    text_add(labels, sizeof(labels), &at, "\"", '\0');
+    text_add(labels, sizeof(labels), &at, value, '"');
     metrics_counter_add(request_metrics(r), name, help, labels, 1);
 }
 
@@ -214,13 +234,15 @@ static struct rcache *read_cache_of(const struct request *r)
 static int answer_keepable(struct rec_op *op)
 {
     const struct rec_query *q = &op->q;
+    size_t at = 0;
 
     if (store_of(op->r)->answers == NULL || read_cache_of(op->r) == NULL ||
         !rcache_live(read_cache_of(op->r)) || q->customer[0] || q->session[0] ||
         q->reservation[0] || q->nbasket > 0)
         return 0;
-    snprintf(op->cache_key, sizeof(op->cache_key), "%s|%s|%s", proto_channel_name(q->channel),
-             q->location, q->sku);
+    text_add(op->cache_key, sizeof(op->cache_key), &at, proto_channel_name(q->channel), '|');
+    text_add(op->cache_key, sizeof(op->cache_key), &at, q->location, '|');
+    text_add(op->cache_key, sizeof(op->cache_key), &at, q->sku, '\0');
     return 1;
 }
 

@@ -2,6 +2,7 @@
  * rec_store.c - the recommend module's scripts and commands, and the
  * order.placed consumer.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -632,7 +633,7 @@ static void audit_sent(redisReply *reply, const char *err, void *arg)
 
 /* Anonymous answers alike, given within one window: one audit entry. */
 struct audit_tally {
-    unsigned long hash;
+    uint64_t hash;
     long long first_ms;
     unsigned long count;
     char primary[PROTO_ID_SIZE];
@@ -698,19 +699,30 @@ static void on_audit_flush(evutil_socket_t fd, short what, void *arg)
     rec_audit_flush(arg);
 }
 
-/* FNV-1a over @s, its NUL included, from @h. */
-static unsigned long fnv(unsigned long h, const char *s)
+/*
+ * A hash of @s, its NUL included, from @h: eight bytes a step (an answer's
+ * items are 800 bytes or so, and a byte a step was a multiply each).
+ */
+static uint64_t text_hash(uint64_t h, const char *s)
 {
-    do
-        h = (h ^ (unsigned char)*s) * 1099511628211UL;
-    while (*s++ != '\0');
-    return h;
+    size_t len = strlen(s) + 1;
+    uint64_t w;
+
+    for (; len >= sizeof(w); len -= sizeof(w), s += sizeof(w)) {
+        memcpy(&w, s, sizeof(w));
+        h = (h ^ w) * 1099511628211ULL;
+        h ^= h >> 29;
+    }
+    w = 0;
+    memcpy(&w, s, len);
+    h = (h ^ w) * 1099511628211ULL;
+    return h ^ (h >> 29);
 }
 
 void rec_audit(struct rec_store *rs, const struct rec_query *q, const char *items_json)
 {
     struct timeval window = {REC_AUDIT_WINDOW_MS / 1000, (REC_AUDIT_WINDOW_MS % 1000) * 1000};
-    unsigned long h;
+    uint64_t h;
     size_t slot;
     struct audit_tally *t;
 
@@ -720,8 +732,9 @@ void rec_audit(struct rec_store *rs, const struct rec_query *q, const char *item
             audit_skipped(1);
         return;
     }
-    h = fnv(fnv(fnv(14695981039346656037UL ^ (unsigned long)q->channel, q->sku), q->location),
-            items_json);
+    h = text_hash(
+        text_hash(text_hash(14695981039346656037ULL ^ (uint64_t)q->channel, q->sku), q->location),
+        items_json);
     for (slot = h & (2 * REC_AUDIT_TALLY - 1); rs->tally_slot[slot] != 0;
          slot = (slot + 1) & (2 * REC_AUDIT_TALLY - 1)) {
         t = &rs->tally[rs->tally_slot[slot] - 1];
