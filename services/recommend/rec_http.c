@@ -221,8 +221,10 @@ static json_t *answer_new(const struct rec_op *op, int resolved, const char *how
  * they all still hold; a PUT /v1/locations through this daemon also moves the
  * rules' generation. Kept: the body, the outcome, the audit entry (written
  * again for each answer given: it is what the customer was shown), the rules'
- * generation, then per partition read and for {rec}: "{pNN}" or "{rec}", the
- * ticket's generation and epoch.
+ * generation, then per partition read and for {rec}: "{pNN}" or "{rec}", and
+ * the ticket's bytes (struct rcache_ticket as it is in memory: these copies
+ * never leave the process, and an answer given again reads them without
+ * parsing numbers).
  */
 
 static struct rcache *read_cache_of(const struct request *r)
@@ -251,13 +253,19 @@ static int answer_reused(struct rec_op *op)
 {
     struct rcache *reads = read_cache_of(op->r);
     const redisReply *e = rcache_get(store_of(op->r)->answers, op->cache_key, mono_ms());
+    struct rcache_ticket t;
+    unsigned long generation;
 
-    if (e == NULL || e->elements < 4 || (e->elements - 4) % 3 != 0 ||
-        strtoul(e->element[3]->str, NULL, 10) != stock_rules_generation())
+    if (e == NULL || e->elements < 4 || (e->elements - 4) % 2 != 0 ||
+        e->element[3]->len != sizeof(generation))
         return 0;
-    for (size_t i = 4; i < e->elements; i += 3) {
-        struct rcache_ticket t = {strtoul(e->element[i + 1]->str, NULL, 10),
-                                  strtoul(e->element[i + 2]->str, NULL, 10)};
+    memcpy(&generation, e->element[3]->str, sizeof(generation));
+    if (generation != stock_rules_generation())
+        return 0;
+    for (size_t i = 4; i < e->elements; i += 2) {
+        if (e->element[i + 1]->len != sizeof(t))
+            return 0;
+        memcpy(&t, e->element[i + 1]->str, sizeof(t));
         if (!rcache_ticket_holds(reads, e->element[i]->str, t))
             return 0;
     }
@@ -294,7 +302,8 @@ static void answer_keep(struct rec_op *op, const char *text, const char *outcome
 {
     unsigned n = request_config(op->r)->partitions, used = 0;
     unsigned char *part = calloc(n, 1);
-    char(*nums)[24] = NULL, (*keys)[16] = NULL;
+    char(*keys)[16] = NULL;
+    struct rcache_ticket *held = NULL;
     redisReply *elems = NULL, **ptrs = NULL, top;
     size_t k = 0;
 
@@ -305,19 +314,20 @@ static void answer_keep(struct rec_op *op, const char *text, const char *outcome
         part[partition_of(op->check_skus[i], n)] = 1;
     for (unsigned p = 0; p < n; p++)
         used += part[p];
-    nums = calloc(2 * used + 3, sizeof(*nums));
     keys = calloc(used, sizeof(*keys));
-    elems = calloc(7 + 3 * used, sizeof(*elems));
-    ptrs = calloc(7 + 3 * used, sizeof(*ptrs));
-    if (nums == NULL || keys == NULL || elems == NULL || ptrs == NULL)
+    held = calloc(used + 1, sizeof(*held));
+    elems = calloc(6 + 2 * used, sizeof(*elems));
+    ptrs = calloc(6 + 2 * used, sizeof(*ptrs));
+    if (keys == NULL || held == NULL || elems == NULL || ptrs == NULL)
         goto out;
-    snprintf(nums[0], sizeof(nums[0]), "%lu", op->rules_generation);
     {
-        const char *head[] = {text, outcome, op->audit_text ? op->audit_text : "", nums[0]};
-        for (; k < 4; k++) {
+        const char *head[] = {text, outcome, op->audit_text ? op->audit_text : ""};
+        for (; k < 3; k++) {
             elems[k].str = (char *)head[k];
             elems[k].len = strlen(head[k]);
         }
+        elems[k].str = (char *)&op->rules_generation;
+        elems[k++].len = sizeof(op->rules_generation);
     }
     for (unsigned p = 0, u = 0; p < n; p++) {
         if (!part[p])
@@ -325,26 +335,20 @@ static void answer_keep(struct rec_op *op, const char *text, const char *outcome
         snprintf(keys[u], sizeof(keys[u]), "{p%02u}", p);
         if (!rcache_ticket_holds(read_cache_of(op->r), keys[u], op->tickets[p]))
             goto out; /* a change came in while it was made: not for keeping */
-        snprintf(nums[1 + 2 * u], sizeof(nums[0]), "%lu", op->tickets[p].generation);
-        snprintf(nums[2 + 2 * u], sizeof(nums[0]), "%lu", op->tickets[p].epoch);
+        held[u] = op->tickets[p];
         elems[k].str = keys[u];
         elems[k++].len = strlen(keys[u]);
-        elems[k].str = nums[1 + 2 * u];
-        elems[k++].len = strlen(nums[1 + 2 * u]);
-        elems[k].str = nums[2 + 2 * u];
-        elems[k++].len = strlen(nums[2 + 2 * u]);
+        elems[k].str = (char *)&held[u];
+        elems[k++].len = sizeof(held[u]);
         u++;
     }
     if (!rcache_ticket_holds(read_cache_of(op->r), "{rec}", op->model_ticket))
         goto out; /* an order was learnt meanwhile */
-    snprintf(nums[1 + 2 * used], sizeof(nums[0]), "%lu", op->model_ticket.generation);
-    snprintf(nums[2 + 2 * used], sizeof(nums[0]), "%lu", op->model_ticket.epoch);
+    held[used] = op->model_ticket;
     elems[k].str = "{rec}";
     elems[k++].len = 5;
-    elems[k].str = nums[1 + 2 * used];
-    elems[k++].len = strlen(nums[1 + 2 * used]);
-    elems[k].str = nums[2 + 2 * used];
-    elems[k++].len = strlen(nums[2 + 2 * used]);
+    elems[k].str = (char *)&held[used];
+    elems[k++].len = sizeof(held[used]);
     memset(&top, 0, sizeof(top));
     top.type = REDIS_REPLY_ARRAY;
     top.elements = k;
@@ -357,7 +361,7 @@ static void answer_keep(struct rec_op *op, const char *text, const char *outcome
                rcache_ticket(store_of(op->r)->answers, op->cache_key), mono_ms());
 out:
     free(part);
-    free(nums);
+    free(held);
     free(keys);
     free(elems);
     free(ptrs);
