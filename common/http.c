@@ -495,10 +495,34 @@ static void send_now(struct evhttp_connection *evcon)
         bufferevent_trigger(bev, EV_WRITE, 0); /* evhttp's write callback, now */
 }
 
+/*
+ * The Content-Length evhttp would add to an answer with a body, written here:
+ * evhttp formats it with snprintf (about 700 instructions, on every answer).
+ * Not for a HEAD (request_finish gives that its own) nor a status that has no
+ * body (1xx, 204, 304). No one else adds one (looking would cost as much).
+ */
+static void add_length(struct evhttp_request *ev, int status, const struct evbuffer *body)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(ev);
+    size_t n = evbuffer_get_length(body);
+    char text[24], *p = text + sizeof(text);
+
+    if (status < 200 || status == 204 || status == 304 ||
+        evhttp_request_get_command(ev) == EVHTTP_REQ_HEAD)
+        return;
+    *--p = '\0';
+    do
+        *--p = (char)('0' + n % 10);
+    while ((n /= 10) > 0);
+    evhttp_add_header(out, "Content-Length", p);
+}
+
 void http_reply(struct evhttp_request *ev, int status, struct evbuffer *body)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(ev);
 
+    if (body != NULL)
+        add_length(ev, status, body);
     evhttp_send_reply(ev, status, NULL, body);
     if (evcon != NULL)
         send_now(evcon);

@@ -99,7 +99,8 @@ void http_evhttp_set(struct evhttp *http, int timeout_secs);
 
 /*
  * http_reply - evhttp_send_reply, then the answer written at once rather than
- * on the loop's next turn (@body's contents are taken, as evhttp does).
+ * on the loop's next turn (@body's contents are taken, as evhttp does). It
+ * adds the Content-Length of a body itself, but for a HEAD: the caller adds none.
  */
 void http_reply(struct evhttp_request *ev, int status, struct evbuffer *body);
 

@@ -202,8 +202,9 @@ static void test_operations__every_response_has_a_request_id(void **state)
     harness_response_free(c);
 }
 
-/* Send HEAD @path and read the whole answer (the server closes the connection). */
-static size_t head(const struct harness *h, const char *path, char *out, size_t max)
+/* Send @method @path and read the whole answer (the server closes the connection). */
+static size_t raw(const struct harness *h, const char *method, const char *path, char *out,
+                  size_t max)
 {
     char req[512];
     size_t n = 0;
@@ -211,9 +212,9 @@ static size_t head(const struct harness *h, const char *path, char *out, size_t 
     int fd;
 
     snprintf(req, sizeof(req),
-             "HEAD %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+             "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
              "Connection: close\r\n\r\n",
-             path, h->keys[HARNESS_ADMIN]);
+             method, path, h->keys[HARNESS_ADMIN]);
     fd = harness_connect(h, req);
     assert_true(fd >= 0);
     while (n + 1 < max && (got = read(fd, out + n, max - 1 - n)) > 0)
@@ -235,7 +236,7 @@ static void test_operations__head_answers_the_headers_of_a_get_without_its_body(
         int status = 0;
 
         harness_context("HEAD %s", paths[i]);
-        head(h, paths[i], answer, sizeof(answer));
+        raw(h, "HEAD", paths[i], answer, sizeof(answer));
         end = strstr(answer, "\r\n\r\n");
         assert_non_null(end);
         assert_string_equal(end + 4, ""); /* no body */
@@ -255,6 +256,53 @@ static void test_operations__head_answers_the_headers_of_a_get_without_its_body(
     harness_context(NULL);
 }
 
+/* How many times @answer's headers name @header ("\r\nName:"), and the first value in *@value. */
+static int header_count(const char *answer, const char *header, long *value)
+{
+    const char *end = strstr(answer, "\r\n\r\n"), *at = answer;
+    int n = 0;
+
+    while ((at = strcasestr(at, header)) != NULL && end != NULL && at < end) {
+        if (n++ == 0)
+            *value = strtol(at + strlen(header), NULL, 10);
+        at += strlen(header);
+    }
+    return n;
+}
+
+/*
+ * Every answer with a body says its length once, and it is the body's length
+ * (the daemon writes the header itself, evhttp only when it is missing); an
+ * answer that has no body (204) says none.
+ */
+static void test_operations__an_answer_says_its_length_once(void **state)
+{
+    static const char *const paths[] = {"/healthz", "/v1/locations", "/v1/stock/NO-SUCH-SKU",
+                                        "/v1/no/such/route"};
+    struct harness *h = *state;
+    char answer[16384];
+    const char *end;
+    long len = -1;
+
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        harness_context("GET %s", paths[i]);
+        raw(h, "GET", paths[i], answer, sizeof(answer));
+        end = strstr(answer, "\r\n\r\n");
+        assert_non_null(end);
+        assert_int_equal(header_count(answer, "\r\nContent-Length:", &len), 1);
+        assert_int_equal(len, (long)strlen(end + 4));
+        assert_true(len > 0);
+    }
+    harness_context("DELETE a customer");
+    raw(h, "DELETE", "/v1/customers/c-length", answer, sizeof(answer));
+    assert_int_equal(strncmp(answer, "HTTP/1.1 204", 12), 0);
+    assert_int_equal(header_count(answer, "\r\nContent-Length:", &len), 0);
+    end = strstr(answer, "\r\n\r\n");
+    assert_non_null(end);
+    assert_string_equal(end + 4, "");
+    harness_context(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_operations__redis_health_metrics),
         cmocka_unit_test(test_operations__every_response_has_a_request_id),
         cmocka_unit_test(test_operations__head_answers_the_headers_of_a_get_without_its_body),
+        cmocka_unit_test(test_operations__an_answer_says_its_length_once),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
