@@ -14,6 +14,7 @@
 #include "common/crc16.h"
 #include "common/rcache.h"
 #include "common/redis.h"
+#include "common/text.h"
 #include "services/inventory/stock_store.h"
 
 extern const char movement_lua[];
@@ -122,17 +123,6 @@ static int rules_reuse(struct stock_store *st, struct stock_snapshot *snap)
 }
 
 /* Append @s to @buf at *@at, as far as @buflen allows (the result stays NUL-terminated). */
-static void key_add(char *buf, size_t buflen, size_t *at, const char *s)
-{
-    size_t n = strlen(s);
-
-    if (*at + n >= buflen)
-        n = *at + 1 < buflen ? buflen - *at - 1 : 0;
-    memcpy(buf + *at, s, n);
-    *at += n;
-    buf[*at] = '\0';
-}
-
 unsigned long stock_rules_generation(void)
 {
     return rules_generation;
@@ -156,11 +146,11 @@ void stock_key_part(unsigned part, const char *kind, const char *sku, char *buf,
     if (buflen == 0)
         return;
     buf[0] = '\0';
-    key_add(buf, buflen, &at, d);
-    key_add(buf, buflen, &at, kind);
+    text_add(buf, buflen, &at, d, '\0');
+    text_add(buf, buflen, &at, kind, '\0');
     if (sku != NULL) {
-        key_add(buf, buflen, &at, ":");
-        key_add(buf, buflen, &at, sku);
+        text_add(buf, buflen, &at, ":", '\0');
+        text_add(buf, buflen, &at, sku, '\0');
     }
 }
 

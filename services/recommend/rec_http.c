@@ -17,6 +17,7 @@
 #include "common/metrics.h"
 #include "common/rcache.h"
 #include "common/redis.h"
+#include "common/text.h"
 #include "proto/recommend.h"
 #include "services/recommend/rec_logic.h"
 #include "services/recommend/recommend_internal.h"
@@ -62,23 +63,6 @@ static int path_customer(struct request *r)
     request_reply_problem(r, PROBLEM_INVALID_IDENTIFIER, "id", NULL,
                           "id must be 1 to 64 characters of A-Z a-z 0-9 . _ -");
     return -1;
-}
-
-/*
- * Append @s and then @end to @buf (@size bytes) at *@at, as much as fits, NUL-terminated.
- * Answers given again are counted and keyed with these: snprintf was a tenth of their cost.
- */
-static void text_add(char *buf, size_t size, size_t *at, const char *s, char end)
-{
-    size_t n = strlen(s);
-
-    if (*at + n + 1 >= size)
-        n = *at + 1 < size ? size - *at - 1 : 0;
-    memcpy(buf + *at, s, n);
-    *at += n;
-    if (end != '\0' && *at + 1 < size)
-        buf[(*at)++] = end;
-    buf[*at] = '\0';
 }
 
 static void count(struct request *r, const char *name, const char *help, const char *label,
