@@ -405,7 +405,7 @@ static void stock_got(struct stock_snapshot *snap, const char *err, void *arg)
     else if (!snap->items[0].known)
         request_reply_problem(op->r, PROBLEM_NOT_FOUND, NULL, NULL, "no product %s", op->sku[0]);
     else if (!op->explain && (kept = stock_answer_get(store_of(op->r), op->sku[0], &len)) != NULL)
-        request_reply_stored(op->r, 200, kept, len, 0); /* its copy was renewed */
+        request_reply_stored(op->r, 200, kept, len, 0); /* the rules read again, the same */
     else
         reply_written(op->r, snap, op->sku[0], op->explain);
     stock_snapshot_free(snap);
