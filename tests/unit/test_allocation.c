@@ -1,8 +1,9 @@
 /*
  * test_allocation.c - where a reservation's units come from, as the hold
- * script decides it: the real lib.allocate of services/inventory/lua/lib.lua,
- * run in a Lua 5.1 interpreter (the language Redis scripts are written in)
- * with plain tables for the levels. No Redis, no sockets.
+ * script decides it: the real lib.channel_groups, lib.location_group and
+ * lib.plan_line of services/inventory/lua/lib.lua, run in a Lua 5.1
+ * interpreter (the language Redis scripts are written in), their reads of the
+ * rules and the stock hash answered from plain tables. No Redis, no sockets.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,23 +23,37 @@
 #endif
 
 /*
- * The fixture, in Lua: four locations like the demo's. wh-1 and wh-2 are
+ * The fixture, in Lua: five locations like the demo's. wh-1 and wh-2 are
  * warehouses (web); leeds ships from store and offers click-and-collect with a
  * buffer of 2; york offers collection and walk-in with a buffer of 1; bath is
- * walk-in only.
+ * walk-in only. The rules are as the daemon writes them ("w:1:0"), and the
+ * hashes answer HGETALL in whatever order Lua's pairs walks them.
  */
 static const char fixture[] =
     "W, S, C = lib.WEB, lib.STORE, lib.CLICK_COLLECT\n"
-    "rules = {\n"
-    "  ['wh-1'] = {id = 'wh-1', store = false, fulfils = 1, buffer = 0},\n"
-    "  ['wh-2'] = {id = 'wh-2', store = false, fulfils = 1, buffer = 0},\n"
-    "  ['store-leeds'] = {id = 'store-leeds', store = true, fulfils = 7, buffer = 2},\n"
-    "  ['store-york'] = {id = 'store-york', store = true, fulfils = 6, buffer = 1},\n"
-    "  ['store-bath'] = {id = 'store-bath', store = true, fulfils = 2, buffer = 0},\n"
-    "}\n"
-    "-- allocate and describe: 'loc:qty,loc:qty' or 'short:<available>'\n"
+    "hashes = {locs = {['wh-1'] = 'w:1:0', ['wh-2'] = 'w:1:0', ['store-leeds'] = 's:7:2',\n"
+    "                  ['store-york'] = 's:6:1', ['store-bath'] = 's:2:0'}}\n"
+    "redis = {call = function(cmd, key, ...)\n"
+    "  local h, out = hashes[key] or {}, {}\n"
+    "  if cmd == 'HGET' then return h[...] or false end\n"
+    "  if cmd == 'HGETALL' then\n"
+    "    for f, v in pairs(h) do out[#out + 1] = f; out[#out + 1] = v end\n"
+    "  else -- HMGET\n"
+    "    for i, f in ipairs({...}) do out[i] = h[f] or false end\n"
+    "  end\n"
+    "  return out\n"
+    "end}\n"
+    "-- plan and describe: 'loc:qty,loc:qty' or 'short:<available>'; levels: id -> {h, r}\n"
     "function plan(levels, safety, channel, loc, qty)\n"
-    "  local allocs, available = lib.allocate(rules, levels, safety, channel, loc, qty)\n"
+    "  local sku = {[':v'] = '7', [':s'] = tostring(safety)}\n"
+    "  for id, l in pairs(levels) do sku[id] = l[1] .. ':' .. l[2] .. ':0' end\n"
+    "  hashes.sku = sku\n"
+    "  local groups\n"
+    "  if loc == '' then groups = lib.channel_groups('locs', channel)\n"
+    "  else groups = lib.location_group('locs', loc, channel) end\n"
+    "  if not groups then return 'unknown-location' end\n"
+    "  local allocs, available = lib.plan_line('sku', groups, channel, qty)\n"
+    "  if allocs == nil then return 'unknown-sku' end\n"
     "  if not allocs then return 'short:' .. available end\n"
     "  local out = {}\n"
     "  for _, a in ipairs(allocs) do out[#out + 1] = a.location .. ':' .. a.quantity end\n"
@@ -185,6 +200,30 @@ static void test_allocation__walk_in_hold_at_the_store(void **state)
                         "short:1");
 }
 
+static void test_allocation__rules_with_longer_numbers(void **state)
+{
+    /* a buffer of 12 (two digits) keeps 12 from web; a malformed rule is no location */
+    assert_string_equal(eval(*state, "(function() hashes.locs['store-hull'] = 's:7:12' "
+                                     "local p = plan({['store-hull'] = {20, 0}}, 0, W, '', 9) "
+                                     "hashes.locs['store-hull'] = nil return p end)()"),
+                        "short:8");
+    assert_string_equal(eval(*state, "(function() hashes.locs['store-hull'] = 's:7' "
+                                     "local p = plan({['store-hull'] = {20, 0}}, 0, C, "
+                                     "'store-hull', 1) hashes.locs['store-hull'] = nil "
+                                     "return p end)()"),
+                        "unknown-location");
+    assert_string_equal(eval(*state, "plan({}, 0, C, 'store-nowhere', 1)"), "unknown-location");
+}
+
+static void test_allocation__unknown_sku(void **state)
+{
+    /* a stock hash without its version is a SKU nobody created */
+    assert_string_equal(eval(*state, "(function() hashes.sku = {} "
+                                     "return tostring(lib.plan_line('sku', "
+                                     "lib.channel_groups('locs', W), W, 1)) end)()"),
+                        "nil");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -199,6 +238,8 @@ int main(void)
         cmocka_unit_test(test_allocation__click_and_collect_at_the_named_store_only),
         cmocka_unit_test(test_allocation__store_without_the_channel_promises_nothing),
         cmocka_unit_test(test_allocation__walk_in_hold_at_the_store),
+        cmocka_unit_test(test_allocation__rules_with_longer_numbers),
+        cmocka_unit_test(test_allocation__unknown_sku),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -36,31 +36,12 @@ local low = tonumber(ARGV[7])
 local now = lib.now_ms()
 local nlines = (#ARGV - (op == 'hold_create' and 12 or 10)) / 2
 
+-- The time in events, made once a call.
+local at
 local function ctx_for(sku, safety)
+  at = at or lib.iso(now)
   return {part = ARGV[3], stream = KEYS[4], maxlen = ARGV[5], hist = prefix .. 'hist:' .. sku,
-          histmax = tonumber(ARGV[6]), sku = sku, at = lib.iso(now), safety = safety}
-end
-
--- A SKU's stock hash as field -> value, read whole; nil when there is none.
-local function stock_of(skukey)
-  local flat = redis.call('HGETALL', skukey)
-  if #flat == 0 then return nil end
-  local t = {}
-  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
-  return t
-end
-
--- Plan one line from the levels in the stock hash (@stock, read whole).
-local function plan_line(rules, channel, loc, stock, qty)
-  local safety = tonumber(stock[':s'] or '0')
-  local levels = {}
-  for id in pairs(rules) do
-    if loc == '' or id == loc then
-      local h, r = lib.parse_level(stock[id])
-      levels[id] = {h, r}
-    end
-  end
-  return lib.allocate(rules, levels, safety, channel, loc, qty)
+          histmax = tonumber(ARGV[6]), sku = sku, at = at, safety = safety}
 end
 
 -- The allocations an existing hold made, in the order of the request's lines.
@@ -85,55 +66,74 @@ local function existing()
 end
 
 -- Where each line would be held, or the refusal ({'unknown-location'},
--- {'unknown-sku', sku}, {'short', lines}) as the second value; the lines' safety
--- stocks as the third. Writes nothing.
+-- {'unknown-sku', sku}, {'short', lines}) as the second value. Each plan is lib.plan_line's
+-- answer: {allocs, version, safety}. Writes nothing.
 local function plan_all()
-  local rules = lib.rules(KEYS[1])
   local channel, loc = lib.CHANNELS[ARGV[8]], ARGV[9]
-  if loc ~= '' and not rules[loc] then return nil, {'unknown-location'} end
-  local plans, short, safeties = {}, {}, {}
+  local groups
+  if loc == '' then
+    groups = lib.channel_groups(KEYS[1], channel)
+  else
+    groups = lib.location_group(KEYS[1], loc, channel)
+    if not groups then return nil, {'unknown-location'} end
+  end
+  local plans, short, seen = {}, {}, {}
   for i = 1, nlines do
     local sku, qty = ARGV[9 + 2 * i], tonumber(ARGV[10 + 2 * i])
-    local stock = stock_of(KEYS[6 + 3 * (i - 1)])
-    if not stock then return nil, {'unknown-sku', sku} end
-    safeties[i] = tonumber(stock[':s'] or '0')
-    local allocs, available = plan_line(rules, channel, loc, stock, qty)
-    if allocs then
-      plans[i] = allocs
+    -- Each line is planned from the levels before any is held: one line a SKU.
+    if seen[sku] then error('holds.lua: SKU ' .. sku .. ' in two lines') end
+    seen[sku] = true
+    local plan = {lib.plan_line(KEYS[6 + 3 * (i - 1)], groups, channel, qty)}
+    if plan[1] == nil then return nil, {'unknown-sku', sku} end
+    if plan[1] then
+      plans[i] = plan
     else
-      short[#short + 1] = {sku = sku, requested = qty, available = available}
+      short[#short + 1] = {sku = sku, requested = qty, available = plan[2]}
     end
   end
   if #short > 0 then return nil, {'short', cjson.encode(short)} end
-  return plans, nil, safeties
+  return plans
 end
 
 -- The lines held (a table), or nil and the refusal.
 local function hold()
   if redis.call('EXISTS', KEYS[2]) == 1 then return existing() end
-  local plans, refusal, safeties = plan_all()
+  local plans, refusal = plan_all()
   if not plans then return nil, refusal end
-  local exp, n = tonumber(ARGV[10]), nlines
-  local out = {}
-  for i = 1, n do
+  local out, held = {}, {}
+  for i = 1, nlines do
     local sku, qty = ARGV[9 + 2 * i], tonumber(ARGV[10 + 2 * i])
-    local skukey = KEYS[6 + 3 * (i - 1)]
-    local ctx = ctx_for(sku, safeties[i])
+    local allocs, version, safety = plans[i][1], plans[i][2], plans[i][3]
+    local ctx = ctx_for(sku, safety)
     ctx.hist = KEYS[7 + 3 * (i - 1)]
-    ctx.version = redis.call('HINCRBY', skukey, ':v', 1)
-    for _, a in ipairs(plans[i]) do
-      local h, r, c = lib.level(skukey, a.location)
-      lib.set_level(skukey, a.location, h, r + a.quantity, c)
-      redis.call('HSET', KEYS[2], sku .. '|' .. a.location, a.quantity)
-      lib.emit(ctx, 'reservation.held', a.location, h, r + a.quantity,
-               {reservation = id, quantity = a.quantity})
+    ctx.version = version + 1
+    -- The levels and the version in one write; then what each allocation says.
+    local levels, parsed = {':v', ctx.version}, {}
+    for k, a in ipairs(allocs) do
+      local h, r, c = string.match(a.level, '^(%d+):(%d+):(%d+)$')
+      h, r = tonumber(h), tonumber(r)
+      parsed[k] = {h, r}
+      levels[#levels + 1] = a.location
+      levels[#levels + 1] = h .. ':' .. (r + a.quantity) .. ':' .. c
+      held[#held + 1] = sku .. '|' .. a.location
+      held[#held + 1] = a.quantity
+      a.level = nil
+    end
+    redis.call('HSET', KEYS[6 + 3 * (i - 1)], unpack(levels))
+    for k, a in ipairs(allocs) do
+      local h, r = parsed[k][1], parsed[k][2]
+      lib.emit_resv(ctx, 'reservation.held', a.location, h, r + a.quantity, id, a.quantity)
       lib.transitions(ctx, a.location, h, r, h, r + a.quantity, low)
     end
     redis.call('SADD', KEYS[8 + 3 * (i - 1)], id)
-    out[#out + 1] = {sku = sku, quantity = qty, allocations = plans[i]}
+    out[#out + 1] = {sku = sku, quantity = qty, allocations = allocs}
   end
-  redis.call('HSET', KEYS[2], ':exp', exp, ':state', 'held')
-  redis.call('ZADD', KEYS[3], exp, id)
+  held[#held + 1] = ':exp'
+  held[#held + 1] = ARGV[10]
+  held[#held + 1] = ':state'
+  held[#held + 1] = 'held'
+  redis.call('HSET', KEYS[2], unpack(held))
+  redis.call('ZADD', KEYS[3], ARGV[10], id)
   redis.call('SADD', KEYS[5], id)
   return out
 end
@@ -162,14 +162,14 @@ local function let_go(rid, etype)
     if sku then
       local q = tonumber(flat[i + 1])
       local skukey = prefix .. 'sku:' .. sku
-      local v = redis.call('HMGET', skukey, ':s', loc)
-      local ctx = ctx_for(sku, tonumber(v[1] or '0'))
-      local h, r, c = lib.parse_level(v[2])
+      local v = redis.call('HMGET', skukey, ':v', ':s', loc)
+      local ctx = ctx_for(sku, tonumber(v[2] or '0'))
+      local h, r, c = lib.parse_level(v[3])
       local nh, nr = h, math.max(0, r - q)
       if etype == 'reservation.fulfilled' then nh = math.max(0, h - q) end
-      ctx.version = redis.call('HINCRBY', skukey, ':v', 1)
-      lib.set_level(skukey, loc, nh, nr, c)
-      lib.emit(ctx, etype, loc, nh, nr, {reservation = rid, quantity = q})
+      ctx.version = tonumber(v[1] or '0') + 1
+      redis.call('HSET', skukey, ':v', ctx.version, loc, nh .. ':' .. nr .. ':' .. math.max(c, 0))
+      lib.emit_resv(ctx, etype, loc, nh, nr, rid, q)
       lib.transitions(ctx, loc, h, r, nh, nr, low)
       redis.call('SREM', prefix .. 'holdsof:' .. sku, rid)
       lines = lines + 1

@@ -54,73 +54,113 @@ function lib.available(h, r, safety)
   return a
 end
 
--- The partition's copy of the location rules: id -> {store, fulfils, buffer}.
-function lib.rules(locs_key)
+-- What a location rule ("w:5:0": a warehouse or a store, the channels it fulfils as a
+-- mask of CHANNELS bits, its store buffer) says for @channel (a CHANNELS bit): whether
+-- the location is a store, its buffer, and whether it fulfils the channel; nil when the
+-- rule does not parse. The daemon writes one digit for the mask and, mostly, for the
+-- buffer: those are read as bytes, anything else with a pattern.
+function lib.rule_for(v, channel)
+  local kind, c1, f, c2, b = string.byte(v, 1, 5)
+  local buffer
+  if (kind == 119 or kind == 115) and c1 == 58 and c2 == 58 and #v == 5 and f >= 48
+      and f <= 57 and b >= 48 and b <= 57 then
+    f, buffer = f - 48, b - 48
+  else
+    local k, fs, bs = string.match(v, '^(%a):(%d+):(%d+)$')
+    if not k then return nil end
+    kind, f, buffer = string.byte(k), tonumber(fs), tonumber(bs)
+  end
+  return kind == 115, buffer, math.floor(f / channel) % 2 == 1
+end
+
+-- The partition's locations that fulfil @channel, from its copy of the location rules
+-- at @locs_key, in the order the service allocates web baskets from: the warehouses,
+-- then the stores that ship. Each group is {ids = {...}, buffers = {...}}.
+function lib.channel_groups(locs_key, channel)
   local flat = redis.call('HGETALL', locs_key)
-  local rules = {}
+  local w, s = {ids = {}, buffers = {}}, {ids = {}, buffers = {}}
   for i = 1, #flat, 2 do
-    local kind, fulfils, buffer = string.match(flat[i + 1], '^(%a):(%d+):(%d+)$')
-    if kind then
-      rules[flat[i]] = {id = flat[i], store = kind == 's', fulfils = tonumber(fulfils),
-                        buffer = tonumber(buffer)}
+    local store, buffer, fulfils = lib.rule_for(flat[i + 1], channel)
+    if fulfils then
+      local g = store and s or w
+      local n = #g.ids + 1
+      g.ids[n], g.buffers[n] = flat[i], buffer
     end
   end
-  return rules
+  return {w, s}
 end
 
--- Does the rule's fulfils mask include channel (a CHANNELS bit)?
-function lib.fulfils(rule, channel)
-  return math.floor(rule.fulfils / channel) % 2 == 1
+-- The one location @loc as lib.channel_groups would give it, for a basket held where it
+-- names: nil when the partition has no rule for it.
+function lib.location_group(locs_key, loc, channel)
+  local rule = redis.call('HGET', locs_key, loc)
+  if not rule then return nil end
+  local store, buffer, fulfils = lib.rule_for(rule, channel)
+  if store == nil then return nil end
+  if not fulfils then return {{ids = {}, buffers = {}}} end
+  return {{ids = {loc}, buffers = {buffer}}}
 end
 
--- What location rule may promise in channel (a CHANNELS bit); -1 if it does not fulfil it.
-function lib.channel_at(channel, rule, h, r, safety)
-  if not lib.fulfils(rule, channel) then return -1 end
+-- What a location may promise in @channel from its level (@h on hand, @r reserved), the
+-- SKU's @safety stock and the location's @buffer; store sales see past both.
+local function promise(channel, h, r, safety, buffer)
   local a
   if channel == lib.STORE then
     a = h - r
   else
-    a = h - r - safety - rule.buffer
+    a = h - r - safety - buffer
   end
   if a < 0 then return 0 end
   return a
 end
 
--- Plan one line of a basket: {allocations}, or nil and what the channel could promise.
--- rules: id -> rule; levels: id -> {h, r} (missing: nothing there); channel: a CHANNELS
--- bit; loc: the store for click_collect and store, '' for web, where the service chooses:
--- warehouses first, then stores that ship; most available first; ties by id.
-function lib.allocate(rules, levels, safety, channel, loc, qty)
-  local function promise(id)
-    local lv = levels[id] or {0, 0}
-    return lib.channel_at(channel, rules[id], lv[1], lv[2], safety)
-  end
-  if loc ~= '' then
-    local a = rules[loc] and promise(loc) or -1
-    if a < qty then return nil, math.max(a, 0) end
-    return {{location = loc, quantity = qty}}
-  end
-  local cands = {}
-  for id, rule in pairs(rules) do
-    local a = promise(id)
-    if a > 0 then cands[#cands + 1] = {id = id, store = rule.store, available = a} end
-  end
-  table.sort(cands, function(x, y)
-    if x.store ~= y.store then return not x.store end
-    if x.available ~= y.available then return x.available > y.available end
-    return x.id < y.id
-  end)
+-- Plan @qty of the SKU whose stock hash is @skukey, from @groups (lib.channel_groups, or
+-- the one location asked for) taken in order, within a group the most available first,
+-- ties by id; a group is read only when the ones before it fall short. Answers the
+-- allocations ({location, quantity, level}: the level as the hash has it), the SKU's
+-- version and its safety stock; or nil when the SKU is unknown; or false and what the
+-- channel could promise in all.
+function lib.plan_line(skukey, groups, channel, qty)
   local allocs, left, total = {}, qty, 0
-  for _, c in ipairs(cands) do
-    total = total + c.available
-    if left > 0 then
-      local take = math.min(left, c.available)
-      allocs[#allocs + 1] = {location = c.id, quantity = take}
+  local version, safety
+  for gi, g in ipairs(groups) do
+    local ids, v, off = g.ids, nil, 0
+    if gi == 1 then
+      v = redis.call('HMGET', skukey, ':v', ':s', unpack(ids))
+      if not v[1] then return nil end
+      version, safety, off = tonumber(v[1]), tonumber(v[2] or '0'), 2
+    elseif left == 0 then
+      break
+    elseif #ids > 0 then
+      v = redis.call('HMGET', skukey, unpack(ids))
+    end
+    local avail = {}
+    for k = 1, #ids do
+      local lv, a = v[off + k], 0
+      if lv then
+        local h, r = string.match(lv, '^(%d+):(%d+):')
+        a = promise(channel, tonumber(h), tonumber(r), safety, g.buffers[k])
+      end
+      avail[k] = a
+      total = total + a
+    end
+    while left > 0 do
+      local best
+      for k = 1, #ids do
+        local a = avail[k]
+        if a > 0 and (not best or a > avail[best] or (a == avail[best] and ids[k] < ids[best])) then
+          best = k
+        end
+      end
+      if not best then break end
+      local take = math.min(left, avail[best])
+      allocs[#allocs + 1] = {location = ids[best], quantity = take, level = v[off + best]}
+      avail[best] = 0
       left = left - take
     end
   end
-  if left > 0 then return nil, total end
-  return allocs
+  if left > 0 then return false, total end
+  return allocs, version, safety
 end
 
 -- An event context: where events go and what they say about one SKU.
@@ -129,16 +169,31 @@ function lib.emit(ctx, etype, loc, h, r, extra)
   local ev = {type = etype, at = ctx.at, sku = ctx.sku, location = loc, version = ctx.version,
               levels = {on_hand = h, reserved = r, available = lib.available(h, r, ctx.safety)}}
   for k, v in pairs(extra or {}) do ev[k] = v end
-  local json = cjson.encode(ev)
+  return lib.emit_json(ctx, etype, loc, cjson.encode(ev))
+end
+
+-- Add the event @json (an object, as lib.emit makes it) to the stream and to the SKU's
+-- ledger; its id.
+function lib.emit_json(ctx, etype, loc, json)
   local sid = redis.call('XADD', ctx.stream, 'MAXLEN', '~', ctx.maxlen, '*', 'sku', ctx.sku,
                          'loc', loc, 'type', etype, 'e', json)
   local eid = ctx.part .. '-' .. sid
   if ctx.hist then
     -- The ledger's entry is the event with its id: added to the JSON, not encoded again.
-    redis.call('LPUSH', ctx.hist, string.sub(json, 1, -2) .. ',"id":"' .. eid .. '"}')
-    redis.call('LTRIM', ctx.hist, 0, ctx.histmax - 1)
+    local n = redis.call('LPUSH', ctx.hist, string.sub(json, 1, -2) .. ',"id":"' .. eid .. '"}')
+    if n > ctx.histmax then redis.call('LTRIM', ctx.hist, '0', ctx.histmax - 1) end
   end
   return eid
+end
+
+-- A reservation's event about one location (@q of it held or given back by @rid), as
+-- lib.emit would encode it, written directly: every string in it is an identifier
+-- ([A-Za-z0-9._-], as the daemon checks them) or a time, none needs escaping.
+function lib.emit_resv(ctx, etype, loc, h, r, rid, q)
+  return lib.emit_json(ctx, etype, loc, string.format(
+    '{"type":"%s","at":"%s","sku":"%s","location":"%s","version":%d,"levels":' ..
+    '{"on_hand":%d,"reserved":%d,"available":%d},"reservation":"%s","quantity":%d}',
+    etype, ctx.at, ctx.sku, loc, ctx.version, h, r, lib.available(h, r, ctx.safety), rid, q))
 end
 
 -- The threshold events that follow from one location's change of level.
