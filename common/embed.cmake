@@ -1,6 +1,6 @@
 # Turn text files into a C string constant:
 #   cmake -DIN="a.lua|b.lua" -DOUT=x.c -DNAME=sym -P embed.cmake
-# The files are concatenated in order (a shared prelude first). A file that
+# The files are concatenated in order. A file that
 # cannot be read, or an empty result, fails the build.
 string(REPLACE "|" ";" inputs "${IN}")
 set(text "")

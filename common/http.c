@@ -241,8 +241,8 @@ struct http_server *http_server_new(struct event_base *base, const struct config
     srv->cfg = cfg;
     srv->redis = redis;
     srv->names[0] = "unmatched";
-    srv->idem_script = rclient_add_script(redis, "idempotency", idem_lua);
-    srv->idem_keep_script = rclient_add_script(redis, "idempotency_keep", idem_keep_lua);
+    srv->idem_script = rclient_add_script(redis, "idempotency", NULL, idem_lua);
+    srv->idem_keep_script = rclient_add_script(redis, "idempotency_keep", NULL, idem_keep_lua);
     srv->next_id = ((unsigned long long)time(NULL) << 20) ^ (unsigned long long)now_ns();
     return srv;
 }

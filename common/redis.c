@@ -36,6 +36,7 @@
 #include "common/rcache.h"
 #include "common/redis.h"
 #include "common/resp.h"
+#include "common/sha256.h"
 
 #define BACKOFF_MIN_MS   50
 #define BACKOFF_MAX_MS   500
@@ -63,12 +64,12 @@ struct rcmd {
     rclient_cb *cb; /* NULL for a node's own handshake commands */
     void *arg;
     long long deadline_ms;
-    char *formatted; /* kept for one NOSCRIPT retry, and on a cluster for redirects */
+    char *formatted; /* kept for one retry after "Function not found", and for redirects */
     size_t len;
     int retried;
     int redirects;
     int last_handshake; /* the reply that completes the handshake */
-    int eval;           /* an EVALSHA: its keys may have changed */
+    int eval;           /* an FCALL: its keys may have changed */
 };
 
 /* One connection: to the server, or to one master of a cluster. */
@@ -94,11 +95,16 @@ struct rnode {
     long long watch_backoff_ms;
 };
 
-/* A Lua script; sha is learnt from SCRIPT LOAD at connect (the same on every node). */
+/*
+ * A Lua script, loaded as a Redis function library at every connect: the
+ * prelude runs once when the library loads, the body on every FCALL. Names
+ * carry a hash of the code, so daemons of different versions on one Redis
+ * each call their own.
+ */
 struct redis_script {
-    const char *name;
-    const char *source;
-    char sha[41];
+    const char *body;
+    char fn[64];    /* the library's name and its one function's */
+    char *library;  /* the text FUNCTION LOAD is given */
     int reads_only; /* rclient_script_reads_only: its keys are not forgotten */
 };
 
@@ -413,9 +419,10 @@ static void rcmd_free(struct rcmd *cmd)
     free(cmd);
 }
 
-static int is_noscript(const redisReply *r)
+/* Redis lost the functions (FUNCTION FLUSH, a restart without them): load them again. */
+static int is_function_missing(const redisReply *r)
 {
-    return r != NULL && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
+    return r != NULL && r->type == REDIS_REPLY_ERROR && strstr(r->str, "Function not found");
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
@@ -449,14 +456,14 @@ static int node_send_own(struct rnode *n, rclient_cb *cb, void *arg, int argc, c
     return 0;
 }
 
-/* After NOSCRIPT (Redis restarted or SCRIPT FLUSH): load all scripts, then resend. */
-static int retry_noscript(struct rnode *n, struct rcmd *cmd)
+/* After "Function not found": load all the scripts' libraries, then resend. */
+static int retry_loaded(struct rnode *n, struct rcmd *cmd)
 {
     struct rclient *c = n->client;
 
     for (size_t i = 0; i < c->nscripts; i++) {
-        const char *argv[] = {"SCRIPT", "LOAD", c->scripts[i].source};
-        if (node_send_own(n, NULL, NULL, 3, argv, now_ms() + c->timeout_ms) != 0)
+        const char *argv[] = {"FUNCTION", "LOAD", "REPLACE", c->scripts[i].library};
+        if (node_send_own(n, NULL, NULL, 4, argv, now_ms() + c->timeout_ms) != 0)
             return -1;
     }
     cmd->retried = 1;
@@ -469,7 +476,7 @@ static void handshake_reply(struct rnode *n, struct rcmd *cmd, redisReply *r)
     if (r == NULL)
         return;
     if (r->type == REDIS_REPLY_ERROR) {
-        /* NOSCRIPT answers a retry's own SCRIPT LOAD only if Redis went away meanwhile. */
+        /* A library Redis refuses (a Redis before 7, an ACL without FUNCTION) stops here. */
         log_error("event=redis_handshake_failed node=%s:%d error=\"%s\"", n->host, n->port, r->str);
         node_drop(n, "handshake failed");
         return;
@@ -600,7 +607,7 @@ static void forget_keys(struct rclient *c, const char *formatted, size_t len)
 
     if (p == NULL)
         return;
-    p++; /* past "*<argc>\r\n": EVALSHA, the SHA-1, the number of keys, the keys */
+    p++; /* past "*<argc>\r\n": FCALL, the function, the number of keys, the keys */
     if (next_bulk(&p, end, &klen) == NULL || next_bulk(&p, end, &klen) == NULL ||
         (key = next_bulk(&p, end, &klen)) == NULL)
         return;
@@ -620,8 +627,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 
     (void)ac;
     TAILQ_REMOVE(&n->pending, cmd, link);
-    if (is_noscript(r) && cmd->formatted && !cmd->retried && n->ac != NULL &&
-        retry_noscript(n, cmd) == 0)
+    if (is_function_missing(r) && cmd->formatted && !cmd->retried && n->ac != NULL &&
+        retry_loaded(n, cmd) == 0)
         return;
     if (c->cluster && r != NULL && r->type == REDIS_REPLY_ERROR && cmd->cb != NULL &&
         cmd->formatted != NULL) {
@@ -678,18 +685,6 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     }
 }
 
-/* The scripts' SHA-1s come back from SCRIPT LOAD; remember them. */
-static void script_loaded(redisReply *r, const char *err, void *arg)
-{
-    struct redis_script *s = arg;
-
-    if (err == NULL && r->type == REDIS_REPLY_STRING && r->len == 40)
-        memcpy(s->sha, r->str, 41);
-    else if (err == NULL)
-        log_error("event=script_load_failed script=%s error=\"%s\"", s->name,
-                  r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-}
-
 static int handshake(struct rnode *n)
 {
     struct rclient *c = n->client;
@@ -711,8 +706,8 @@ static int handshake(struct rnode *n)
             return -1;
     }
     for (size_t i = 0; i < c->nscripts; i++) {
-        const char *load[] = {"SCRIPT", "LOAD", c->scripts[i].source};
-        if (node_send_own(n, script_loaded, &c->scripts[i], 3, load, deadline) != 0)
+        const char *load[] = {"FUNCTION", "LOAD", "REPLACE", c->scripts[i].library};
+        if (node_send_own(n, NULL, NULL, 4, load, deadline) != 0)
             return -1;
     }
     if (node_send_own(n, NULL, NULL, 1, ping, deadline) != 0)
@@ -1127,18 +1122,18 @@ size_t rclient_cluster_nodes(const struct rclient *c)
 /*
  * The key a command acts on, for its slot: the argument after the name,
  * but the stream of XREADGROUP/XREAD, the key of XGROUP, the first key of
- * EVAL/EVALSHA; NULL for commands without one.
+ * FCALL; NULL for commands without one.
  */
 static const char *command_key(int argc, const char **argv, const size_t *lens, size_t *len)
 {
-    static const char *const keyless[] = {"TIME", "PING", "INFO", "CLUSTER", "SCRIPT", "DBSIZE"};
+    static const char *const keyless[] = {"TIME", "PING", "INFO", "CLUSTER", "FUNCTION", "DBSIZE"};
     int at = 1;
 
     for (size_t i = 0; i < sizeof(keyless) / sizeof(keyless[0]); i++) {
         if (strcasecmp(argv[0], keyless[i]) == 0)
             return NULL;
     }
-    if (strcasecmp(argv[0], "EVALSHA") == 0 || strcasecmp(argv[0], "EVAL") == 0)
+    if (strcasecmp(argv[0], "FCALL") == 0 || strcasecmp(argv[0], "FCALL_RO") == 0)
         at = argc > 2 && atoi(argv[2]) > 0 ? 3 : argc;
     else if (strcasecmp(argv[0], "XGROUP") == 0)
         at = 2;
@@ -1233,16 +1228,35 @@ struct rclient *rclient_new(struct event_base *base, const struct redis_addr *ad
     return c;
 }
 
-int rclient_add_script(struct rclient *c, const char *name, const char *source)
+int rclient_add_script(struct rclient *c, const char *name, const char *prelude, const char *body)
 {
+    static const char head[] = "#!lua name=%s\n%s\nredis.register_function('%s', "
+                               "function(KEYS, ARGV)\n%s\nend)\n";
+    struct redis_script *s;
+    struct sha256 h;
+    unsigned char digest[32];
+    size_t len;
+
     for (size_t i = 0; i < c->nscripts; i++) {
-        if (c->scripts[i].source == source)
+        if (c->scripts[i].body == body)
             return (int)i; /* two modules share it */
     }
-    if (c->nscripts == MAX_SCRIPTS)
+    if (c->nscripts == MAX_SCRIPTS || strlen(name) > 32)
         return -1;
-    c->scripts[c->nscripts].name = name;
-    c->scripts[c->nscripts].source = source;
+    prelude = prelude ? prelude : "";
+    s = &c->scripts[c->nscripts];
+    sha256_init(&h);
+    sha256_update(&h, prelude, strlen(prelude));
+    sha256_update(&h, body, strlen(body));
+    sha256_final(&h, digest);
+    len = (size_t)snprintf(s->fn, sizeof(s->fn), "omnistock_%s_", name);
+    for (size_t i = 0; i < 8; i++)
+        len += (size_t)snprintf(s->fn + len, sizeof(s->fn) - len, "%02x", digest[i]);
+    len = strlen(head) + 2 * strlen(s->fn) + strlen(prelude) + strlen(body) + 1;
+    if ((s->library = malloc(len)) == NULL)
+        return -1;
+    snprintf(s->library, len, head, s->fn, prelude, s->fn, body);
+    s->body = body;
     return (int)c->nscripts++;
 }
 
@@ -1297,6 +1311,8 @@ void rclient_free(struct rclient *c)
     for (size_t i = 0; i < c->nprefixes; i++)
         free(c->prefixes[i]);
     free(c->prefixes);
+    for (size_t i = 0; i < c->nscripts; i++)
+        free(c->scripts[i].library);
     free(c);
 }
 
@@ -1335,7 +1351,7 @@ static struct rcmd *rcmd_new(struct rclient *c, rclient_cb *cb, void *arg)
 
 /*
  * Format and send; a script call (@keep), and any command on a cluster, keeps
- * the bytes for NOSCRIPT, MOVED and ASK. @return 0 or -1.
+ * the bytes for a retry after "Function not found", MOVED and ASK. @return 0 or -1.
  */
 static int send_argv(struct rclient *c, struct rnode *n, struct rcmd *cmd, int argc,
                      const char **argv, const size_t *lens, int keep)
@@ -1384,7 +1400,7 @@ int rclient_eval(struct rclient *c, rclient_cb *cb, void *arg, size_t script, in
     struct rcmd *cmd;
     int rc = -1;
 
-    if (c->closed || script >= c->nscripts || c->scripts[script].sha[0] == '\0')
+    if (c->closed || script >= c->nscripts)
         return -1;
     if (nargs + 3 > 64) {
         argv = malloc(sizeof(*argv) * (size_t)(nargs + 3));
@@ -1393,11 +1409,11 @@ int rclient_eval(struct rclient *c, rclient_cb *cb, void *arg, size_t script, in
             goto out;
     }
     snprintf(nk, sizeof(nk), "%d", nkeys);
-    argv[0] = "EVALSHA";
-    argv[1] = c->scripts[script].sha;
+    argv[0] = "FCALL";
+    argv[1] = c->scripts[script].fn;
     argv[2] = nk;
-    alens[0] = 7;
-    alens[1] = 40;
+    alens[0] = 5;
+    alens[1] = strlen(argv[1]);
     alens[2] = strlen(nk);
     for (int i = 0; i < nargs; i++) {
         argv[i + 3] = args[i];

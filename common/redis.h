@@ -4,7 +4,8 @@
  * One pipelined connection per client on the daemon's libevent loop (hiredis
  * async with its libevent adapter), with what hiredis 0.14 lacks: command and
  * connect timeouts on libevent timers, reconnection with backoff, and Lua
- * scripts loaded at connect and called by EVALSHA (reloaded on NOSCRIPT).
+ * scripts loaded at connect as function libraries and called by FCALL
+ * (loaded again when Redis answers "Function not found").
  *
  * On Redis Cluster, one such connection per master: the client learns the
  * slot map (CLUSTER SLOTS) from any node it reaches, sends each command to
@@ -88,12 +89,16 @@ struct rclient *rclient_new(struct event_base *base, const struct redis_addr *ad
                             long long timeout_ms);
 
 /*
- * rclient_add_script - register a Lua script, loaded at every connect.
- * Call before rclient_start. @source: borrowed, must outlive the client.
+ * rclient_add_script - register a Lua script, loaded at every connect as a
+ * Redis function library (FUNCTION LOAD REPLACE): @prelude (may be NULL)
+ * runs once when the library loads, @body on every call, with KEYS and ARGV
+ * as in EVAL. The library and its function are named omnistock_<name>_<16
+ * hex digits of the SHA-256 of prelude and body>. Call before rclient_start.
+ * @prelude and @body: borrowed, must outlive the client.
  * @return the script's index for rclient_eval (the same index again for the
- * same @source), or -1.
+ * same @body), or -1.
  */
-int rclient_add_script(struct rclient *c, const char *name, const char *source);
+int rclient_add_script(struct rclient *c, const char *name, const char *prelude, const char *body);
 
 /* rclient_script_reads_only - mark @script as changing nothing: its answers do not drop the
  * read cache's copies of the keys it declares (see rclient_cache_enable). */
@@ -150,7 +155,7 @@ int rclient_command(struct rclient *c, rclient_cb *cb, void *arg, int argc, cons
                     const size_t *lens);
 
 /*
- * rclient_eval - EVALSHA scripts[script] with @nkeys keys followed by the
+ * rclient_eval - FCALL scripts[script] with @nkeys keys followed by the
  * script's other arguments, all in @args (lens may be NULL). On a cluster it
  * goes to the master of the first key; every key must be in its slot.
  * @return 0 if sent, -1 if not connected.

@@ -20,6 +20,7 @@
 #include "common/redis.h"
 #include "services/inventory/resv_store.h"
 
+extern const char lib_lua[]; /* the prelude of holds.lua and record.lua */
 extern const char holds_lua[];
 extern const char record_lua[];
 extern const char check_lua[];
@@ -1002,9 +1003,9 @@ int resv_store_init(struct resv_store *rs, struct stock_store *st, struct event_
 
     memset(rs, 0, sizeof(*rs));
     rs->stock = st;
-    rs->script_holds = rclient_add_script(st->redis, "holds", holds_lua);
-    rs->script_record = rclient_add_script(st->redis, "record", record_lua);
-    rs->script_check = rclient_add_script(st->redis, "check", check_lua);
+    rs->script_holds = rclient_add_script(st->redis, "holds", lib_lua, holds_lua);
+    rs->script_record = rclient_add_script(st->redis, "record", lib_lua, record_lua);
+    rs->script_check = rclient_add_script(st->redis, "check", NULL, check_lua);
     if (rs->script_holds < 0 || rs->script_record < 0 || rs->script_check < 0)
         return -1;
     rs->sweep = event_new(base, -1, EV_PERSIST, on_sweep_tick, rs);

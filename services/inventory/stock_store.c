@@ -17,6 +17,7 @@
 #include "common/text.h"
 #include "services/inventory/stock_store.h"
 
+extern const char lib_lua[]; /* the prelude of movement.lua and product_put.lua */
 extern const char movement_lua[];
 extern const char product_put_lua[];
 
@@ -31,9 +32,9 @@ int stock_store_init(struct stock_store *st, const struct config *cfg, struct rc
 {
     st->cfg = cfg;
     st->redis = redis;
-    st->script_move = rclient_add_script(redis, "movement", movement_lua);
-    st->script_product = rclient_add_script(redis, "product_put", product_put_lua);
-    st->script_time = rclient_add_script(redis, "time", time_lua);
+    st->script_move = rclient_add_script(redis, "movement", lib_lua, movement_lua);
+    st->script_product = rclient_add_script(redis, "product_put", lib_lua, product_put_lua);
+    st->script_time = rclient_add_script(redis, "time", NULL, time_lua);
     return st->script_move < 0 || st->script_product < 0 || st->script_time < 0 ? -1 : 0;
 }
 

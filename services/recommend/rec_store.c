@@ -1041,13 +1041,13 @@ int rec_store_init(struct rec_store *rs, const struct config *cfg, struct rclien
     rs->redis = redis;
     if (stock_store_init(&rs->stock, cfg, redis) != 0)
         return -1;
-    rs->script_learn = rclient_add_script(redis, "learn", learn_lua);
-    rs->script_read = rclient_add_script(redis, "rec_read", rec_read_lua);
-    rs->script_feedback = rclient_add_script(redis, "feedback", feedback_lua);
-    rs->script_prefs = rclient_add_script(redis, "prefs", prefs_lua);
-    rs->script_erase = rclient_add_script(redis, "erase", erase_lua);
-    rs->script_erase_orders = rclient_add_script(redis, "erase_orders", erase_orders_lua);
-    rs->script_erase_resv = rclient_add_script(redis, "erase_resv", erase_resv_lua);
+    rs->script_learn = rclient_add_script(redis, "learn", NULL, learn_lua);
+    rs->script_read = rclient_add_script(redis, "rec_read", NULL, rec_read_lua);
+    rs->script_feedback = rclient_add_script(redis, "feedback", NULL, feedback_lua);
+    rs->script_prefs = rclient_add_script(redis, "prefs", NULL, prefs_lua);
+    rs->script_erase = rclient_add_script(redis, "erase", NULL, erase_lua);
+    rs->script_erase_orders = rclient_add_script(redis, "erase_orders", NULL, erase_orders_lua);
+    rs->script_erase_resv = rclient_add_script(redis, "erase_resv", NULL, erase_resv_lua);
     if (rs->script_read >= 0)
         rclient_script_reads_only(redis, (size_t)rs->script_read);
     if (rs->script_learn < 0 || rs->script_read < 0 || rs->script_feedback < 0 ||

@@ -4,7 +4,8 @@
  *
  * - Redis frozen (SIGSTOP): requests get 503 after the command timeout, never
  *   a hang; thawed (SIGCONT), full service returns without a restart.
- * - Scripts flushed (SCRIPT FLUSH): the next write reloads them (NOSCRIPT).
+ * - Functions flushed (FUNCTION FLUSH): the next write loads the scripts'
+ *   libraries again ("Function not found") and goes through.
  * - A sale that takes on_hand below reserved is applied and records
  *   stock.shortfall. Reserved units come from reservations (a later module),
  *   so the test seeds a level with reserved units directly in Redis.
@@ -83,10 +84,11 @@ static void test_store_faults__frozen_redis_gives_503_then_recovers(void **state
 static void test_store_faults__flushed_scripts_are_reloaded(void **state)
 {
     struct harness *h = *state;
-    redisReply *reply = harness_redis_command(&h->redis, "SCRIPT FLUSH");
+    redisReply *reply = harness_redis_command(&h->redis, "FUNCTION FLUSH");
     struct harness_response *r;
 
     assert_non_null(reply);
+    assert_int_equal(reply->type, REDIS_REPLY_STATUS);
     freeReplyObject(reply);
     harness_receipt(h, "MUG-01", "wh-1", 2);
     r = harness_get(h, ADMIN, "/v1/stock/MUG-01");

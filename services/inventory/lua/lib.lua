@@ -1,5 +1,7 @@
--- lib.lua: what every write script shares. The build prepends this file to
--- each script, so a script stays one EVALSHA touching one partition's slot.
+-- lib.lua: what every write script shares. Each script is loaded as a Redis
+-- function library with this file at its top, run once when the library loads:
+-- a call runs only the script's own body, and stays one FCALL touching one
+-- partition's slot.
 
 local lib = {}
 
