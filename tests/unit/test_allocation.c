@@ -215,6 +215,19 @@ static void test_allocation__rules_with_longer_numbers(void **state)
     assert_string_equal(eval(*state, "plan({}, 0, C, 'store-nowhere', 1)"), "unknown-location");
 }
 
+static void test_allocation__a_changed_rule_is_seen_at_once(void **state)
+{
+    /* the groups are kept for each set of rules: wh-2 stops shipping, and is passed over */
+    assert_string_equal(eval(*state, "plan({['wh-1'] = {5, 0}, ['wh-2'] = {9, 0}}, 0, W, '', 4)"),
+                        "wh-2:4");
+    assert_string_equal(eval(*state, "(function() hashes.locs['wh-2'] = 'w:0:0' "
+                                     "local p = plan({['wh-1'] = {5, 0}, ['wh-2'] = {9, 0}}, 0, "
+                                     "W, '', 4) hashes.locs['wh-2'] = 'w:1:0' return p end)()"),
+                        "wh-1:4");
+    assert_string_equal(eval(*state, "plan({['wh-1'] = {5, 0}, ['wh-2'] = {9, 0}}, 0, W, '', 4)"),
+                        "wh-2:4");
+}
+
 static void test_allocation__unknown_sku(void **state)
 {
     /* a stock hash without its version is a SKU nobody created */
@@ -239,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_allocation__store_without_the_channel_promises_nothing),
         cmocka_unit_test(test_allocation__walk_in_hold_at_the_store),
         cmocka_unit_test(test_allocation__rules_with_longer_numbers),
+        cmocka_unit_test(test_allocation__a_changed_rule_is_seen_at_once),
         cmocka_unit_test(test_allocation__unknown_sku),
     };
 

@@ -13,8 +13,11 @@ function lib.now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- Milliseconds since the epoch as RFC 3339 UTC with milliseconds.
+-- Milliseconds since the epoch as RFC 3339 UTC with milliseconds. The last one made is
+-- kept: a call stamps its events and its record with the same time.
+local iso_ms, iso_text
 function lib.iso(ms)
+  if ms == iso_ms then return iso_text end
   local secs = math.floor(ms / 1000)
   local z = math.floor(secs / 86400) + 719468
   local rem = secs % 86400
@@ -28,8 +31,11 @@ function lib.iso(ms)
   local m = mp < 10 and mp + 3 or mp - 9
   local y = yoe + era * 400
   if m <= 2 then y = y + 1 end
-  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d, math.floor(rem / 3600),
-                       math.floor(rem % 3600 / 60), rem % 60, ms % 1000)
+  iso_ms = ms
+  iso_text = string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d,
+                           math.floor(rem / 3600), math.floor(rem % 3600 / 60), rem % 60,
+                           ms % 1000)
+  return iso_text
 end
 
 -- A level as a stock hash keeps it ("on_hand:reserved:last_count", or none): on_hand,
@@ -77,9 +83,16 @@ end
 
 -- The partition's locations that fulfil @channel, from its copy of the location rules
 -- at @locs_key, in the order the service allocates web baskets from: the warehouses,
--- then the stores that ship. Each group is {ids = {...}, buffers = {...}}.
+-- then the stores that ship. Each group is {ids = {...}, buffers = {...}}; callers only
+-- read them. The groups are worked out once for each set of rules and channel and kept
+-- while the library is loaded (a handful: rules change seldom, and all partitions hold
+-- the same), so a call reads the rules but need not parse them.
+local groups_seen, groups_kept = {}, 0
 function lib.channel_groups(locs_key, channel)
   local flat = redis.call('HGETALL', locs_key)
+  local seen = channel .. '\n' .. table.concat(flat, '\n')
+  local groups = groups_seen[seen]
+  if groups then return groups end
   local w, s = {ids = {}, buffers = {}}, {ids = {}, buffers = {}}
   for i = 1, #flat, 2 do
     local store, buffer, fulfils = lib.rule_for(flat[i + 1], channel)
@@ -89,7 +102,10 @@ function lib.channel_groups(locs_key, channel)
       g.ids[n], g.buffers[n] = flat[i], buffer
     end
   end
-  return {w, s}
+  groups = {w, s}
+  if groups_kept == 64 then groups_seen, groups_kept = {}, 0 end
+  groups_seen[seen], groups_kept = groups, groups_kept + 1
+  return groups
 end
 
 -- The one location @loc as lib.channel_groups would give it, for a basket held where it
