@@ -44,36 +44,6 @@ static json_t *ordered(json_t *obj, const char *const *keys, size_t nkeys)
     return out;
 }
 
-/*
- * The reservation as a reader expects it, fields in the contract's order:
- * the record is kept as JSON by Lua, whose encoder orders keys by chance.
- */
-static json_t *resv_body(json_t *body)
-{
-    static const char *const top[] = {"id",           "status",      "channel",    "location",
-                                      "customer",     "reference",   "created_at", "expires_at",
-                                      "committed_at", "released_at", "expired_at", "fulfilled_at",
-                                      "lines"};
-    static const char *const line[] = {"sku", "quantity", "allocations"};
-    static const char *const alloc[] = {"location", "quantity"};
-    json_t *out = ordered(body, top, sizeof(top) / sizeof(top[0]));
-    json_t *lines = json_array(), *l, *a;
-    size_t i, j;
-
-    json_array_foreach(json_object_get(body, "lines"), i, l)
-    {
-        json_t *ol = ordered(l, line, sizeof(line) / sizeof(line[0]));
-        json_t *allocs = json_array();
-
-        json_array_foreach(json_object_get(l, "allocations"), j, a)
-            json_array_append_new(allocs, ordered(a, alloc, sizeof(alloc) / sizeof(alloc[0])));
-        json_object_set_new(ol, "allocations", allocs);
-        json_array_append_new(lines, ol);
-    }
-    json_object_set_new(out, "lines", lines);
-    return out;
-}
-
 /* {"lines": [{"sku", "requested", "available"}]}, members in the contract's order. */
 static json_t *short_lines(json_t *lines)
 {
@@ -91,15 +61,21 @@ static void reply_result(struct request *r, const struct resv_result *res, int c
 {
     switch (res->outcome) {
     case RESV_OK:
-    case RESV_SAME:
-        if (res->body == NULL ||
-            request_names_customer(r, json_string_value(json_object_get(res->body, "customer"))) !=
-                0) {
+    case RESV_SAME: {
+        /* The record as the scripts keep it: members in the contract's order, answered as is. */
+        char customer[PROTO_ID_SIZE] = ""; /* stays "" when it names none */
+        if (res->body != NULL && res->body_len > 1 && res->body[0] == '{')
+            (void)resv_body_member(res->body, res->body_len, "customer", customer,
+                                   sizeof(customer));
+        if (res->body == NULL || res->body_len < 2 || res->body[0] != '{' ||
+            request_names_customer(r, customer) != 0) {
             request_reply_problem(r, PROBLEM_INTERNAL, NULL, NULL, "unreadable reservation");
             return;
         }
-        request_reply_json(r, created && res->outcome == RESV_OK ? 201 : 200, resv_body(res->body));
+        request_reply_stored(r, created && res->outcome == RESV_OK ? 201 : 200, res->body,
+                             res->body_len, 0);
         return;
+    }
     case RESV_NOT_FOUND:
         request_reply_problem(r, PROBLEM_NOT_FOUND, NULL, NULL, "no reservation %s", r->params[0]);
         return;

@@ -20,6 +20,31 @@ enum resv_status resv_status_parse(const char *s)
     return RESV_NONE;
 }
 
+int resv_body_member(const char *body, size_t len, const char *name, char *out, size_t size)
+{
+    char key[40];
+    int klen = snprintf(key, sizeof(key), "\"%s\":\"", name);
+    const char *p = body, *end = body + len, *at, *close;
+
+    if (klen < 0 || (size_t)klen >= sizeof(key))
+        return -1;
+    for (;;) {
+        at = memchr(p, '"', (size_t)(end - p));
+        if (at == NULL || (size_t)(end - at) < (size_t)klen)
+            return -1;
+        if (memcmp(at, key, (size_t)klen) == 0)
+            break;
+        p = at + 1;
+    }
+    at += klen;
+    close = memchr(at, '"', (size_t)(end - at));
+    if (close == NULL || (size_t)(close - at) >= size || memchr(at, '\\', (size_t)(close - at)))
+        return -1;
+    memcpy(out, at, (size_t)(close - at));
+    out[close - at] = '\0';
+    return 0;
+}
+
 const char *resv_status_name(enum resv_status s)
 {
     return s >= RESV_HELD && s <= RESV_FULFILLED ? names[s] : "";

@@ -52,6 +52,15 @@ struct resv_may {
 /* resv_may_act - may @may's holder act on the reservation @body? 1 or 0. */
 int resv_may_act(const struct resv_may *may, json_t *body);
 
+/*
+ * resv_body_member - the value of the member @name of the reservation @body (JSON as the
+ * scripts keep it, @len bytes), a string without escapes (the status, the customer's id):
+ * copied to @out (@size bytes). @return 0, or -1 when there is no such member or it does not
+ * fit. A member is found by its quoted name and colon, which nothing inside a string can look
+ * like (a string's own quotes are escaped); @name must be one the lines do not use.
+ */
+int resv_body_member(const char *body, size_t len, const char *name, char *out, size_t size);
+
 /* resv_may_name - the rule as holds.lua names it: "", "some" or "all". */
 const char *resv_may_name(enum resv_may_rule rule);
 

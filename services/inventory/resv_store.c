@@ -131,7 +131,6 @@ static void parts_each(const char *parts, unsigned limit, void (*fn)(unsigned pa
 static void result_finish(struct resv_result *res, resv_done_cb *cb, void *arg)
 {
     cb(res, arg);
-    json_decref(res->body);
     json_decref(res->lines);
 }
 
@@ -241,10 +240,18 @@ static json_t *create_body(const struct create_op *op, int lines_too)
     json_object_set_new(body, "created_at", json_string(t));
     proto_time_format(op->exp_ms, t);
     json_object_set_new(body, "expires_at", json_string(t));
-    for (size_t i = 0; lines_too && i < req->nlines; i++)
-        json_array_append_new(lines, json_pack("{s:s, s:I, s:O}", "sku", req->lines[i].sku,
-                                               "quantity", (json_int_t)req->lines[i].quantity,
-                                               "allocations", op->allocs[i]));
+    for (size_t i = 0; lines_too && i < req->nlines; i++) {
+        /* Members in the contract's order, which the record keeps (the holds' answers'
+         * allocations come in the order of Lua's encoder). */
+        json_t *allocs = json_array(), *a;
+        size_t j;
+        json_array_foreach(op->allocs[i], j, a) json_array_append_new(
+            allocs, json_pack("{s:O, s:O}", "location", json_object_get(a, "location"), "quantity",
+                              json_object_get(a, "quantity")));
+        json_array_append_new(lines,
+                              json_pack("{s:s, s:I, s:o}", "sku", req->lines[i].sku, "quantity",
+                                        (json_int_t)req->lines[i].quantity, "allocations", allocs));
+    }
     if (lines_too)
         json_object_set_new(body, "lines", lines);
     else
@@ -268,17 +275,20 @@ static void record_answer(struct create_op *op, const redisReply *reply, const c
             compensate(op);
         res.outcome = RESV_UNAVAILABLE;
     } else {
-        const char *status;
+        char status[16];
         res.outcome = RESV_OK;
-        res.body = json_loadb(reply->element[1]->str, reply->element[1]->len, 0, NULL);
-        status = json_string_value(json_object_get(res.body, "status"));
+        if (reply->element[1]->type == REDIS_REPLY_STRING) {
+            res.body = reply->element[1]->str;
+            res.body_len = reply->element[1]->len;
+        }
         /*
          * A reservation with this id exists: a retry whose idempotency record
          * is gone. While it is live, the holds just "made" were its own (the
          * hold script returns a hold that exists); once it is over they are
          * new and nobody's, so give them back.
          */
-        if (holds_made && strcmp(reply->element[0]->str, "exists") == 0 && status != NULL &&
+        if (holds_made && strcmp(reply->element[0]->str, "exists") == 0 &&
+            resv_body_member(res.body, res.body_len, "status", status, sizeof(status)) == 0 &&
             strcmp(status, "held") != 0 && strcmp(status, "committed") != 0)
             compensate(op);
     }
@@ -651,8 +661,10 @@ static void move_reply(struct move_op *op, enum resv_outcome outcome, const redi
     memset(&res, 0, sizeof(res));
     res.outcome = outcome;
     res.status = status;
-    if (body != NULL)
-        res.body = json_loadb(body->str, body->len, 0, NULL);
+    if (body != NULL && body->type == REDIS_REPLY_STRING) {
+        res.body = body->str;
+        res.body_len = body->len;
+    }
     result_finish(&res, op->cb, op->arg);
     free(op);
 }

@@ -55,8 +55,9 @@ enum resv_outcome {
 
 struct resv_result {
     enum resv_outcome outcome;
-    json_t *body;  /* the reservation (OK, SAME); borrowed by the callback */
-    json_t *lines; /* SHORT: [{sku, requested, available}]; borrowed */
+    const char *body; /* the reservation (OK, SAME) as JSON, members in the contract's */
+    size_t body_len;  /* order, as the scripts keep it; borrowed by the callback */
+    json_t *lines;    /* SHORT: [{sku, requested, available}]; borrowed */
     char sku[PROTO_ID_SIZE];
     size_t line;             /* UNKNOWN_SKU: the index of the line in the request */
     enum resv_status status; /* INVALID: the status it is in */

@@ -1048,6 +1048,99 @@ static void test_reservations__one_partition_basket_is_recorded_with_its_holds(v
 
 /* ---- roles ---- */
 
+/*
+ * contract_order - the members of a reservation answer come in the contract's order
+ * (API.md, "Reservations": id, status, channel, location, customer, reference, created_at,
+ * expires_at, the times of what happened, lines; a line's sku, quantity, allocations; an
+ * allocation's location, quantity). The daemon answers the record as Redis keeps it, so
+ * every script that writes one must keep that order.
+ */
+static void contract_order(const struct harness_response *r)
+{
+    static const char *const top[] = {"id",           "status",      "channel",    "location",
+                                      "customer",     "reference",   "created_at", "expires_at",
+                                      "committed_at", "released_at", "expired_at", "fulfilled_at"};
+    static const char *const line[] = {"sku", "quantity", "allocations", "location", "quantity"};
+    const char *lines = strstr(r->body, "\"lines\":"), *prev = r->body, *p;
+    char key[32];
+
+    expect(r, lines != NULL);
+    for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
+        snprintf(key, sizeof(key), "\"%s\":", top[i]);
+        p = strstr(r->body, key);
+        if (p == NULL || p > lines)
+            continue; /* absent (an allocation's location is after the lines) */
+        if (p < prev)
+            fail_msg("\"%s\" out of the contract's order in %s", top[i], r->body);
+        prev = p;
+    }
+    for (size_t i = 0; i < sizeof(line) / sizeof(line[0]); i++) {
+        snprintf(key, sizeof(key), "\"%s\":", line[i]);
+        p = strstr(prev, key);
+        if (p == NULL)
+            fail_msg("a line's \"%s\" out of the contract's order in %s", line[i], r->body);
+        prev = p + 1;
+    }
+}
+
+/*
+ * Every answer about a reservation lists its members in the contract's order, through
+ * every change: one of one partition (one script), one over two (partition by partition),
+ * one that expires.
+ */
+static void test_reservations__answers_keep_the_contract_order(void **state)
+{
+    static const char *const skus[4] = {"ORD-1", "ORD-2", "ORD-3", "ORD-4"};
+    struct harness *h = *state;
+    struct harness_response *r;
+    const char *other = stock_two_partitions(h, skus);
+    char body[512], id[72];
+    const char *steps[][2] = {
+        {"extend", "held"}, {"commit", "committed"}, {"release", "released"}, {"", "released"}};
+
+    for (int two = 0; two <= 1; two++) {
+        snprintf(body, sizeof(body),
+                 "{\"channel\": \"web\", \"customer\": \"cust-ord\", \"reference\": "
+                 "\"cart-%d\", \"lines\": [{\"sku\": \"ORD-1\", \"quantity\": 1}%s%s%s]}",
+                 two, two ? ", {\"sku\": \"" : "", two ? other : "",
+                 two ? "\", \"quantity\": 1}" : "");
+        r = create_ok(h, STOREFRONT, "web", body);
+        contract_order(r);
+        snprintf(id, sizeof(id), "%s", harness_jstr(r->json, "id"));
+        harness_response_free(r);
+        for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+            if (strcmp(steps[i][0], "extend") == 0)
+                r = extend(h, STOREFRONT, id, 120);
+            else if (steps[i][0][0] != '\0')
+                r = act(h, STOREFRONT, id, steps[i][0]);
+            else
+                r = read_resv(h, STOREFRONT, id);
+            harness_context("%s %s", steps[i][0][0] ? steps[i][0] : "read", id);
+            harness_assert_status(r, 200);
+            harness_assert_jstr(r, "status", steps[i][1]);
+            harness_assert_jstr(r, "customer", "cust-ord");
+            contract_order(r);
+            harness_context(NULL);
+            harness_response_free(r);
+        }
+    }
+    /* held, then past its expiry: read, it is expired, in order */
+    r = create_ok(h, STOREFRONT, "web",
+                  "{\"channel\": \"web\", \"ttl_seconds\": 1, \"customer\": \"cust-ord\", "
+                  "\"lines\": [{\"sku\": \"ORD-3\", \"quantity\": 1}]}");
+    snprintf(id, sizeof(id), "%s", harness_jstr(r->json, "id"));
+    harness_response_free(r);
+    nanosleep(&(struct timespec){1, 300 * 1000 * 1000}, NULL);
+    r = read_resv(h, STOREFRONT, id);
+    harness_assert_status(r, 200);
+    harness_assert_jstr(r, "status", "expired");
+    expect(r, rfc3339_ms(harness_jstr(r->json, "expired_at")) > 0);
+    expect(r, harness_jget(r->json, "expires_at") == NULL);
+    contract_order(r);
+    harness_response_free(r);
+    assert_consistent(h);
+}
+
 static void test_reservations__roles(void **state)
 {
     static const char cc_york[] = "{\"channel\": \"click_collect\", \"location\": \"store-york\", "
@@ -1463,6 +1556,7 @@ int main(void)
         cmocka_unit_test_setup(test_reservations__one_partition_basket_is_recorded_with_its_holds,
                                each_setup),
         cmocka_unit_test_setup(test_reservations__lapsed_holds_are_not_committed, each_setup),
+        cmocka_unit_test_setup(test_reservations__answers_keep_the_contract_order, each_setup),
         cmocka_unit_test_setup(test_reservations__roles, each_setup),
         cmocka_unit_test_setup(test_reservations__events_in_the_sku_history, each_setup),
         cmocka_unit_test_setup(test_reservations__sale_below_reserved_names_the_reservation,

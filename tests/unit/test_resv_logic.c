@@ -147,6 +147,28 @@ static void test_resv_logic__an_id_can_be_placed_in_a_partition(void **state)
     }
 }
 
+static void test_resv_logic__a_member_of_the_body_is_found_by_its_key(void **state)
+{
+    static const char body[] =
+        "{\"id\":\"r-1\",\"status\":\"committed\",\"channel\":\"web\","
+        "\"reference\":\"say \\\"status\\\":\\\"held\\\" \\\"customer\\\":\\\"x\\\"\","
+        "\"customer\":\"cust-9\",\"lines\":[]}";
+    char out[16] = "unset";
+
+    (void)state;
+    assert_int_equal(resv_body_member(body, strlen(body), "status", out, sizeof(out)), 0);
+    assert_string_equal(out, "committed");
+    /* the reference's escaped look-alikes are not members */
+    assert_int_equal(resv_body_member(body, strlen(body), "customer", out, sizeof(out)), 0);
+    assert_string_equal(out, "cust-9");
+    assert_int_equal(resv_body_member(body, strlen(body), "location", out, sizeof(out)), -1);
+    assert_string_equal(out, "cust-9"); /* untouched */
+    /* a value that does not fit, or a body cut short */
+    assert_int_equal(resv_body_member(body, strlen(body), "status", out, 9), -1);
+    assert_int_equal(resv_body_member(body, 30, "status", out, sizeof(out)), -1);
+    assert_int_equal(resv_body_member(body, 18, "status", out, sizeof(out)), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -158,6 +180,7 @@ int main(void)
         cmocka_unit_test(test_resv_logic__store_rights_follow_allocations),
         cmocka_unit_test(test_resv_logic__ids_are_identifiers_and_follow_the_key),
         cmocka_unit_test(test_resv_logic__an_id_can_be_placed_in_a_partition),
+        cmocka_unit_test(test_resv_logic__a_member_of_the_body_is_found_by_its_key),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -147,7 +147,7 @@ local function hold_create()
   local lines, refusal = hold()
   if not lines then return refusal end
   -- The body comes as a JSON object without its lines: they go in last, encoded alone.
-  local json = string.sub(ARGV[#ARGV - 1], 1, -2) .. ',"lines":' .. cjson.encode(lines) .. '}'
+  local json = string.sub(ARGV[#ARGV - 1], 1, -2) .. ',"lines":' .. lib.lines_json(lines) .. '}'
   lib.record_create(rkey, rexp, id, json, ARGV[10], ARGV[#ARGV])
   return {'created', json}
 end

@@ -246,6 +246,52 @@ lib.RECORD_FINAL_KEEP_S = 7 * 24 * 3600
 local STAMP = {committed = 'committed_at', released = 'released_at', expired = 'expired_at',
                fulfilled = 'fulfilled_at'}
 
+-- A reservation's lines as the contract orders them: [{"sku", "quantity", "allocations":
+-- [{"location", "quantity"}]}]. SKUs and locations are identifiers: nothing to escape.
+function lib.lines_json(lines)
+  local out, n = {}, 0
+  for i, l in ipairs(lines) do
+    n = n + 1
+    out[n] = (i > 1 and ',{"sku":"' or '{"sku":"') .. l.sku .. '","quantity":' .. l.quantity ..
+             ',"allocations":['
+    for j, a in ipairs(l.allocations) do
+      n = n + 1
+      out[n] = (j > 1 and ',{"location":"' or '{"location":"') .. a.location .. '","quantity":' ..
+               a.quantity .. '}'
+    end
+    n = n + 1
+    out[n] = ']}'
+  end
+  return '[' .. table.concat(out) .. ']'
+end
+
+-- A record's body @raw changed where it stands, so that its members stay in the contract's
+-- order (id, status, channel, location, customer, reference, created_at, expires_at, the
+-- times of what happened to it, lines), which the daemon answers as they are: the status
+-- @status; expires_at @expires, or gone when nil; and "<@stamp>": @at added before the
+-- lines when @stamp is given. A key is found with its quotes and colon ("status":), which
+-- nothing inside a string can look like: a string's own quotes are escaped.
+function lib.body_edit(raw, status, expires, stamp, at)
+  local _, from = string.find(raw, '"status":"', 1, true)
+  local close = string.find(raw, '"', from + 1, true)
+  raw = string.sub(raw, 1, from) .. status .. string.sub(raw, close)
+  local key, value = string.find(raw, ',"expires_at":"', 1, true)
+  if key then
+    local close = string.find(raw, '"', value + 1, true)
+    if expires then
+      raw = string.sub(raw, 1, value) .. expires .. string.sub(raw, close)
+    else
+      raw = string.sub(raw, 1, key - 1) .. string.sub(raw, close + 1)
+    end
+  end
+  if stamp then
+    local lines = string.find(raw, ',"lines":', 1, true) or #raw
+    raw = string.sub(raw, 1, lines - 1) .. ',"' .. stamp .. '":"' .. at .. '"' ..
+          string.sub(raw, lines)
+  end
+  return raw
+end
+
 -- Create reservation @id's record at @rkey: @json its body, held until @exp (ms) and listed by
 -- expiry in @rexp, @parts its holds' partitions ("3,9"); listed under its customer when it names
 -- one, so that erasing the customer finds it.
@@ -262,22 +308,18 @@ function lib.record_create(rkey, rexp, id, json, exp, parts)
 end
 
 -- The record's body (JSON), status, expiry and partitions, in one read, a held record past
--- its expiry marked expired first; nil when there is none. Also the body decoded when it
--- was (most reads need not decode it).
+-- its expiry marked expired first; nil when there is none. The fourth value, the body
+-- decoded, is nil: callers decode it when they need it.
 function lib.record_fetch(rec)
   local v = redis.call('HMGET', rec.key, 'body', 'status', 'exp', 'parts')
   local raw, status, exp = v[1], v[2], tonumber(v[3] or '0')
   if not raw then return nil end
   if status ~= 'held' or exp > rec.now then return raw, status, v[4], nil end
-  local body = cjson.decode(raw)
-  body.status = 'expired'
-  body.expired_at = lib.iso(exp)
-  body.expires_at = nil
-  raw = cjson.encode(body)
+  raw = lib.body_edit(raw, 'expired', nil, 'expired_at', lib.iso(exp))
   redis.call('HSET', rec.key, 'status', 'expired', 'body', raw)
   redis.call('EXPIRE', rec.key, lib.RECORD_FINAL_KEEP_S)
   redis.call('ZREM', rec.exp, rec.id)
-  return raw, 'expired', v[4], body
+  return raw, 'expired', v[4], nil
 end
 
 -- May the record in @status go to @target? nil if so, else the answer: {'same', raw}
@@ -304,23 +346,19 @@ end
 function lib.record_move(rec, status, raw, body, target, exp_ms)
   local refusal = lib.record_refusal(status, raw, target)
   if refusal then return refusal end
-  body = body or cjson.decode(raw)
   if target == 'held' then
-    body.expires_at = lib.iso(tonumber(exp_ms))
-    local json = cjson.encode(body)
+    local json = lib.body_edit(raw, 'held', lib.iso(tonumber(exp_ms)))
     redis.call('HSET', rec.key, 'exp', exp_ms, 'body', json)
     redis.call('ZADD', rec.exp, exp_ms, rec.id)
     return {'ok', json}
   end
-  body.status = target
-  body[STAMP[target]] = lib.iso(rec.now)
-  body.expires_at = nil
-  local json = cjson.encode(body)
+  local json = lib.body_edit(raw, target, nil, STAMP[target], lib.iso(rec.now))
   redis.call('HSET', rec.key, 'status', target, 'body', json)
   redis.call('HDEL', rec.key, 'exp')
   redis.call('ZREM', rec.exp, rec.id)
   if target ~= 'committed' then redis.call('EXPIRE', rec.key, lib.RECORD_FINAL_KEEP_S) end
   if target == 'committed' then
+    body = body or cjson.decode(raw)
     local lines, skus = {}, {}
     for i, l in ipairs(body.lines) do
       lines[i] = {sku = l.sku, quantity = l.quantity}

@@ -47,11 +47,9 @@ elseif op == 'sweep' then
     local raw = redis.call('HGET', key, 'body')
     redis.call('ZREM', KEYS[2], rid)
     if raw and redis.call('HGET', key, 'status') == 'held' then
-      local body = cjson.decode(raw)
-      body.status = 'expired'
-      body.expired_at = lib.iso(tonumber(redis.call('HGET', key, 'exp') or now))
-      body.expires_at = nil
-      redis.call('HSET', key, 'status', 'expired', 'body', cjson.encode(body))
+      local at = lib.iso(tonumber(redis.call('HGET', key, 'exp') or now))
+      redis.call('HSET', key, 'status', 'expired', 'body',
+                 lib.body_edit(raw, 'expired', nil, 'expired_at', at))
       redis.call('HDEL', key, 'exp')
       redis.call('EXPIRE', key, lib.RECORD_FINAL_KEEP_S)
       out[#out + 1] = rid

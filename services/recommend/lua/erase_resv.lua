@@ -19,10 +19,14 @@ for _, rid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local key = prefix .. rid
   local raw = redis.call('HGET', key, 'body')
   if raw then
-    local body = cjson.decode(raw)
-    if body.customer == ARGV[1] then
-      body.customer = nil
-      redis.call('HSET', key, 'body', cjson.encode(body))
+    -- The member taken out where it stands: the rest keeps its order (the daemon answers
+    -- the body as it is). Customer ids are identifiers, written without escapes.
+    local at, to = string.find(raw, ',"customer":"' .. ARGV[1] .. '"', 1, true)
+    if not at then -- a body written before its order was kept may have it first
+      at, to = string.find(raw, '"customer":"' .. ARGV[1] .. '",', 1, true)
+    end
+    if at then
+      redis.call('HSET', key, 'body', string.sub(raw, 1, at - 1) .. string.sub(raw, to + 1))
       changed = changed + 1
     end
     local events = redis.call('HGET', key, 'events')
