@@ -26,7 +26,7 @@ int resv_body_member(const char *body, size_t len, const char *name, char *out, 
     int klen = snprintf(key, sizeof(key), "\"%s\":\"", name);
     const char *p = body, *end = body + len, *at, *close;
 
-    if (klen < 0 || (size_t)klen >= sizeof(key))
+    if (body == NULL || klen < 0 || (size_t)klen >= sizeof(key))
         return -1;
     for (;;) {
         at = memchr(p, '"', (size_t)(end - p));

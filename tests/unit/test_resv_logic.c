@@ -167,6 +167,7 @@ static void test_resv_logic__a_member_of_the_body_is_found_by_its_key(void **sta
     assert_int_equal(resv_body_member(body, strlen(body), "status", out, 9), -1);
     assert_int_equal(resv_body_member(body, 30, "status", out, sizeof(out)), -1);
     assert_int_equal(resv_body_member(body, 18, "status", out, sizeof(out)), -1);
+    assert_int_equal(resv_body_member(NULL, 0, "status", out, sizeof(out)), -1); /* no body */
 }
 
 int main(void)
