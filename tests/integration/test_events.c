@@ -93,17 +93,22 @@ static size_t redis_event_ids(struct harness *h, const char *sku, const char *lo
         for (size_t i = 0; rep != NULL && rep->type == REDIS_REPLY_ARRAY && i < rep->elements;
              i++) {
             redisReply *e = rep->element[i], *f = e->element[1];
-            const char *esku = NULL, *eloc = NULL;
+            json_t *ev = NULL;
+            const char *esku, *eloc;
             char id[80];
-            for (size_t j = 0; j + 1 < f->elements; j += 2) {
-                if (strcmp(f->element[j]->str, "sku") == 0)
-                    esku = f->element[j + 1]->str;
-                if (strcmp(f->element[j]->str, "loc") == 0)
-                    eloc = f->element[j + 1]->str;
-            }
+            /* An entry is the event alone, its JSON in field 'e'. */
+            assert_int_equal(f->elements, 2);
+            assert_string_equal(f->element[0]->str, "e");
+            ev = json_loads(f->element[1]->str, 0, NULL);
+            assert_non_null(ev);
+            esku = json_string_value(json_object_get(ev, "sku"));
+            eloc = json_string_value(json_object_get(ev, "location"));
             if ((sku && (!esku || strcmp(esku, sku) != 0)) ||
-                (location && (!eloc || strcmp(eloc, location) != 0)))
+                (location && (!eloc || strcmp(eloc, location) != 0))) {
+                json_decref(ev);
                 continue;
+            }
+            json_decref(ev);
             snprintf(id, sizeof(id), "%u-%s", p, e->element[0]->str);
             assert_true(n < max);
             out[n++] = strdup(id);

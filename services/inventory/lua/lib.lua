@@ -187,14 +187,14 @@ function lib.emit(ctx, etype, loc, h, r, extra)
   local ev = {type = etype, at = ctx.at, sku = ctx.sku, location = loc, version = ctx.version,
               levels = {on_hand = h, reserved = r, available = lib.available(h, r, ctx.safety)}}
   for k, v in pairs(extra or {}) do ev[k] = v end
-  return lib.emit_json(ctx, etype, loc, cjson.encode(ev))
+  return lib.emit_json(ctx, cjson.encode(ev))
 end
 
 -- Add the event @json (an object, as lib.emit makes it) to the stream and to the SKU's
--- ledger; its id.
-function lib.emit_json(ctx, etype, loc, json)
-  local sid = redis.call('XADD', ctx.stream, 'MAXLEN', '~', ctx.maxlen, '*', 'sku', ctx.sku,
-                         'loc', loc, 'type', etype, 'e', json)
+-- ledger; its id. A stream entry is the event alone, field 'e': readers filter on its JSON
+-- (events_store.c), and fields beside it would cost 55 bytes an entry.
+function lib.emit_json(ctx, json)
+  local sid = redis.call('XADD', ctx.stream, 'MAXLEN', '~', ctx.maxlen, '*', 'e', json)
   local eid = ctx.part .. '-' .. sid
   if ctx.hist then
     -- The ledger's entry is the event with its id: added to the JSON, not encoded again.
@@ -208,7 +208,7 @@ end
 -- lib.emit would encode it, written directly: every string in it is an identifier
 -- ([A-Za-z0-9._-], as the daemon checks them) or a time, none needs escaping.
 function lib.emit_resv(ctx, etype, loc, h, r, rid, q)
-  return lib.emit_json(ctx, etype, loc, string.format(
+  return lib.emit_json(ctx, string.format(
     '{"type":"%s","at":"%s","sku":"%s","location":"%s","version":%d,"levels":' ..
     '{"on_hand":%d,"reserved":%d,"available":%d},"reservation":"%s","quantity":%d}',
     etype, ctx.at, ctx.sku, loc, ctx.version, h, r, lib.available(h, r, ctx.safety), rid, q))
@@ -337,7 +337,7 @@ local function emit_whole(rec, etype, body, extra)
   local ev = {type = etype, at = lib.iso(rec.now), reservation = rec.id, channel = body.channel,
               location = body.location, customer = body.customer, reference = body.reference}
   for k, v in pairs(extra or {}) do ev[k] = v end
-  return redis.call('XADD', rec.events, 'MAXLEN', '~', rec.maxlen, '*', 'type', etype, 'e',
+  return redis.call('XADD', rec.events, 'MAXLEN', '~', rec.maxlen, '*', 'e',
                     cjson.encode(ev))
 end
 
