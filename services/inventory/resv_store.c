@@ -51,34 +51,29 @@ static struct rclient *redis_of(const struct resv_store *rs)
 /* The fixed part of a holds.lua call: 5 keys, then op, id and the partition's settings. */
 struct holds_call {
     char keys[5][KEY_MAX];
-    char part[12], prefix[24], maxlen[24], histmax[24], low[24];
+    char part[12], prefix[24];
     const char *argv[HOLD_FIXED];
 };
 
 static void holds_call_init(const struct resv_store *rs, struct holds_call *hc, unsigned part,
                             const char *op, const char *id)
 {
-    const struct config *cfg = rs->stock->cfg;
-
     stock_key_part(part, "locs", NULL, hc->keys[0], KEY_MAX);
     stock_key_part(part, "hold", id, hc->keys[1], KEY_MAX);
     stock_key_part(part, "holdexp", NULL, hc->keys[2], KEY_MAX);
     stock_key_part(part, "events", NULL, hc->keys[3], KEY_MAX);
     stock_key_part(part, "holds", NULL, hc->keys[4], KEY_MAX);
     snprintf(hc->part, sizeof(hc->part), "%u", part);
-    snprintf(hc->prefix, sizeof(hc->prefix), "{p%02u}:", part);
-    snprintf(hc->maxlen, sizeof(hc->maxlen), "%lld", cfg->events_maxlen);
-    snprintf(hc->histmax, sizeof(hc->histmax), "%lld", cfg->history_maxlen);
-    snprintf(hc->low, sizeof(hc->low), "%lld", cfg->low_stock);
+    stock_key_part(part, "", NULL, hc->prefix, sizeof(hc->prefix)); /* "{pNN}:" */
     for (int i = 0; i < 5; i++)
         hc->argv[i] = hc->keys[i];
     hc->argv[5] = op;
     hc->argv[6] = id;
     hc->argv[7] = hc->part;
     hc->argv[8] = hc->prefix;
-    hc->argv[9] = hc->maxlen;
-    hc->argv[10] = hc->histmax;
-    hc->argv[11] = hc->low;
+    hc->argv[9] = rs->maxlen;
+    hc->argv[10] = rs->histmax;
+    hc->argv[11] = rs->low;
 }
 
 /* The keys of every record.lua call, for reservation @id ("" for the sweep) in @part. */
@@ -305,14 +300,13 @@ static void record_write(struct create_op *op)
 {
     json_t *body = create_body(op, 1);
     char *text = json_dumps(body, JSON_COMPACT);
-    char keys[RECORD_NKEYS][KEY_MAX], part[12], maxlen[24], exp[24], parts[4096] = "";
+    char keys[RECORD_NKEYS][KEY_MAX], part[12], exp[24], parts[4096] = "";
     const char *argv[RECORD_NKEYS + 7];
     size_t used = 0;
 
     json_decref(body);
     record_keys(op->rpart, op->id, keys);
     snprintf(part, sizeof(part), "%u", op->rpart);
-    snprintf(maxlen, sizeof(maxlen), "%lld", op->rs->stock->cfg->events_maxlen);
     snprintf(exp, sizeof(exp), "%lld", op->exp_ms);
     for (unsigned p = 0; p < nparts(op->rs) && used + 8 < sizeof(parts); p++) {
         if (op->used[p])
@@ -324,7 +318,7 @@ static void record_write(struct create_op *op)
     argv[RECORD_NKEYS] = "create";
     argv[RECORD_NKEYS + 1] = op->id;
     argv[RECORD_NKEYS + 2] = part;
-    argv[RECORD_NKEYS + 3] = maxlen;
+    argv[RECORD_NKEYS + 3] = op->rs->maxlen;
     argv[RECORD_NKEYS + 4] = text ? text : "{}";
     argv[RECORD_NKEYS + 5] = exp;
     argv[RECORD_NKEYS + 6] = parts;
@@ -634,19 +628,18 @@ struct move_op {
 static int record_call(struct move_op *op, rclient_cb *fn, const char *rop, const char *target)
 {
     unsigned part = partition_of(op->id, nparts(op->rs));
-    char keys[RECORD_NKEYS][KEY_MAX], p[12], maxlen[24], exp[24];
+    char keys[RECORD_NKEYS][KEY_MAX], p[12], exp[24];
     const char *argv[RECORD_NKEYS + 6];
 
     record_keys(part, op->id, keys);
     snprintf(p, sizeof(p), "%u", part);
-    snprintf(maxlen, sizeof(maxlen), "%lld", op->rs->stock->cfg->events_maxlen);
     snprintf(exp, sizeof(exp), "%lld", op->exp_ms);
     for (int i = 0; i < RECORD_NKEYS; i++)
         argv[i] = keys[i];
     argv[RECORD_NKEYS] = rop;
     argv[RECORD_NKEYS + 1] = op->id;
     argv[RECORD_NKEYS + 2] = p;
-    argv[RECORD_NKEYS + 3] = maxlen;
+    argv[RECORD_NKEYS + 3] = op->rs->maxlen;
     argv[RECORD_NKEYS + 4] = target;
     argv[RECORD_NKEYS + 5] = exp;
     return rclient_eval(redis_of(op->rs), fn, op, (size_t)op->rs->script_record, RECORD_NKEYS,
@@ -960,7 +953,7 @@ static void sweep_part(struct resv_store *rs, unsigned p)
 {
     struct holds_call hc;
     const char *argv[HOLD_FIXED + 1];
-    char keys[RECORD_NKEYS][KEY_MAX], part[12], maxlen[24];
+    char keys[RECORD_NKEYS][KEY_MAX], part[12];
     const char *rargv[RECORD_NKEYS + 5];
     struct sweep_call *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
 
@@ -981,13 +974,12 @@ static void sweep_part(struct resv_store *rs, unsigned p)
         free(a);
     record_keys(p, "", keys);
     snprintf(part, sizeof(part), "%u", p);
-    snprintf(maxlen, sizeof(maxlen), "%lld", rs->stock->cfg->events_maxlen);
     for (int i = 0; i < RECORD_NKEYS; i++)
         rargv[i] = keys[i];
     rargv[RECORD_NKEYS] = "sweep";
     rargv[RECORD_NKEYS + 1] = "";
     rargv[RECORD_NKEYS + 2] = part;
-    rargv[RECORD_NKEYS + 3] = maxlen;
+    rargv[RECORD_NKEYS + 3] = rs->maxlen;
     rargv[RECORD_NKEYS + 4] = SWEEP_BATCH;
     if (rclient_eval(redis_of(rs), on_records_swept, b, (size_t)rs->script_record, RECORD_NKEYS,
                      RECORD_NKEYS + 5, rargv, NULL) == 0)
@@ -1015,6 +1007,9 @@ int resv_store_init(struct resv_store *rs, struct stock_store *st, struct event_
 
     memset(rs, 0, sizeof(*rs));
     rs->stock = st;
+    snprintf(rs->maxlen, sizeof(rs->maxlen), "%lld", st->cfg->events_maxlen);
+    snprintf(rs->histmax, sizeof(rs->histmax), "%lld", st->cfg->history_maxlen);
+    snprintf(rs->low, sizeof(rs->low), "%lld", st->cfg->low_stock);
     rs->script_holds = rclient_add_script(st->redis, "holds", lib_lua, holds_lua);
     rs->script_record = rclient_add_script(st->redis, "record", lib_lua, record_lua);
     rs->script_check = rclient_add_script(st->redis, "check", NULL, check_lua);

@@ -31,6 +31,8 @@ struct resv_store {
     int script_check;
     struct event *sweep;
     int sweeping; /* partitions still being swept by the last tick */
+    /* The settings every holds.lua call passes, as text once (the config does not change). */
+    char maxlen[24], histmax[24], low[24];
 };
 
 /*
