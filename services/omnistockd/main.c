@@ -145,9 +145,13 @@ static void metrics(struct request *r)
                         "# HELP omnistock_redis_redirects_total Commands sent again to another "
                         "cluster node after MOVED or ASK.\n"
                         "# TYPE omnistock_redis_redirects_total counter\n"
-                        "omnistock_redis_redirects_total %llu\n",
+                        "omnistock_redis_redirects_total %llu\n"
+                        "# HELP omnistock_redis_slot_maps_total Slot maps read from the cluster "
+                        "with CLUSTER SLOTS.\n"
+                        "# TYPE omnistock_redis_slot_maps_total counter\n"
+                        "omnistock_redis_slot_maps_total %llu\n",
                         rclient_ready(c), s->commands, s->errors, s->timeouts, s->reconnects,
-                        rclient_cluster_nodes(c), s->redirects);
+                        rclient_cluster_nodes(c), s->redirects, s->slot_maps);
     http_server_conn_stats(r->srv, &cs);
     evbuffer_add_printf(out,
                         "# HELP omnistock_connections Client connections open.\n"
