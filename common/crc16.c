@@ -33,14 +33,18 @@ static const uint16_t crc16_table[256] = {
     0x2e93, 0x3eb2, 0x0ed1, 0x1ef0,
 };
 
-uint16_t crc16(const void *data, size_t len)
+uint16_t crc16_more(uint16_t crc, const void *data, size_t len)
 {
     const unsigned char *p = data;
-    uint16_t crc = 0;
 
     for (size_t i = 0; i < len; i++)
         crc = (uint16_t)((crc << 8) ^ crc16_table[(crc >> 8) ^ p[i]]);
     return crc;
+}
+
+uint16_t crc16(const void *data, size_t len)
+{
+    return crc16_more(0, data, len);
 }
 
 unsigned key_slot(const char *key, size_t len)

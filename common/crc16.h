@@ -12,6 +12,12 @@
 uint16_t crc16(const void *data, size_t len);
 
 /*
+ * crc16_more - crc16 of bytes that follow others whose crc16 is @crc:
+ * crc16_more(crc16(a, n), b, m) is crc16 of the n + m bytes a then b.
+ */
+uint16_t crc16_more(uint16_t crc, const void *data, size_t len);
+
+/*
  * key_slot - the Redis Cluster slot (0..16383) of a key: crc16 of the part
  * between the first '{' and the next '}' when that part is not empty, else
  * of the whole key.

@@ -108,11 +108,38 @@ static void id_format(const unsigned char raw[RESV_ID_BYTES], char id[PROTO_ID_S
     id[2 + 2 * RESV_ID_BYTES] = '\0';
 }
 
+/*
+ * @n random bytes, taken from a pool that getrandom fills 40 ids at a time: one system
+ * call where there was one a reservation. The daemon forks only to exec (embedded.c),
+ * so no two processes share a pool.
+ */
+static int random_bytes(unsigned char *out, size_t n)
+{
+    static unsigned char pool[40 * RESV_ID_BYTES];
+    static size_t left;
+
+    if (n > sizeof(pool))
+        return -1;
+    if (left < n) {
+        if (getrandom(pool, sizeof(pool), 0) != (ssize_t)sizeof(pool))
+            return -1;
+        left = sizeof(pool);
+    }
+    memcpy(out, pool + sizeof(pool) - left, n);
+    /* Bytes given are not kept where they were. */
+    memset(pool + sizeof(pool) - left, 0, n);
+    left -= n;
+    return 0;
+}
+
 int resv_id_make(const char *idem_scope, unsigned part, unsigned nparts, char id[PROTO_ID_SIZE])
 {
+    static const char hex[] = "0123456789abcdef";
+    const size_t tail = 2 + 2 * (RESV_ID_BYTES - 2); /* where the last two bytes' hex starts */
     unsigned char raw[RESV_ID_BYTES];
     unsigned char digest[32];
     unsigned start;
+    uint16_t head;
 
     if (idem_scope != NULL && idem_scope[0] != '\0') {
         struct sha256 h;
@@ -120,22 +147,27 @@ int resv_id_make(const char *idem_scope, unsigned part, unsigned nparts, char id
         sha256_update(&h, idem_scope, strlen(idem_scope));
         sha256_final(&h, digest);
         memcpy(raw, digest, sizeof(raw));
-    } else if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
-        /* 12 bytes never come short from getrandom; no file to open per reservation. */
+    } else if (random_bytes(raw, sizeof(raw)) != 0) {
         return -1;
     }
     id_format(raw, id);
     if (nparts == 0 || part >= nparts)
         return 0;
-    /* Count the last two bytes on from where they are until the id falls in @part: the
-     * same steps for the same scope, about nparts of them. */
+    /*
+     * Count the last two bytes on from where they are until the id falls in @part: the
+     * same steps for the same scope, about nparts of them. Only the id's last four
+     * characters change, so the checksum of the rest is worked out once.
+     */
+    head = crc16(id, tail);
     start = (unsigned)raw[RESV_ID_BYTES - 2] << 8 | raw[RESV_ID_BYTES - 1];
     for (unsigned k = 0; k < 65536; k++) {
         unsigned v = (start + k) & 0xffff;
-        raw[RESV_ID_BYTES - 2] = (unsigned char)(v >> 8);
-        raw[RESV_ID_BYTES - 1] = (unsigned char)(v & 0xff);
-        id_format(raw, id);
-        if (partition_of(id, nparts) == part)
+        char *t = id + tail;
+        t[0] = hex[v >> 12];
+        t[1] = hex[(v >> 8) & 15];
+        t[2] = hex[(v >> 4) & 15];
+        t[3] = hex[v & 15];
+        if (crc16_more(head, t, 4) % nparts == part)
             return 0;
     }
     return -1;

@@ -618,7 +618,7 @@ struct move_op {
     enum resv_status target; /* RESV_NONE: only get */
     long long exp_ms;
     struct resv_may may;
-    char parts[4096];
+    char *parts; /* the record's partitions, when its holds are moved one partition at a time */
     size_t pending;
     int unavailable, expired, bad_state;
     resv_done_cb *cb;
@@ -659,6 +659,7 @@ static void move_reply(struct move_op *op, enum resv_outcome outcome, const redi
         res.body_len = body->len;
     }
     result_finish(&res, op->cb, op->arg);
+    free(op->parts);
     free(op);
 }
 
@@ -793,7 +794,11 @@ static void record_read(struct move_op *op, const redisReply *status_str, const 
     case RESV_MOVE_OK:
         break;
     }
-    snprintf(op->parts, sizeof(op->parts), "%s", parts->str);
+    op->parts = strdup(parts->str);
+    if (op->parts == NULL) {
+        move_reply(op, RESV_UNAVAILABLE, NULL, RESV_NONE);
+        return;
+    }
     op->pending = 1; /* held while sending */
     parts_each(op->parts, nparts(op->rs), move_part, op);
     if (--op->pending == 0)

@@ -196,6 +196,10 @@ static void test_crc16__agrees_with_the_bitwise_definition(void **state)
             buf[i] = (unsigned char)(x >> 16);
         }
         assert_int_equal(crc16(buf, len), crc16_by_bits(buf, len));
+        /* Split anywhere, the checksum of the first part carried on over the rest. */
+        for (size_t cut = 0; cut <= len; cut++)
+            assert_int_equal(crc16_more(crc16(buf, cut), buf + cut, len - cut),
+                             crc16_by_bits(buf, len));
     }
 }
 
