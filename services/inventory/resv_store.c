@@ -11,11 +11,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 
 #include "common/config.h"
 #include "common/crc16.h"
+#include "common/jsonw.h"
 #include "common/log.h"
 #include "common/redis.h"
 #include "services/inventory/resv_store.h"
@@ -214,9 +216,8 @@ static void compensate(struct create_op *op)
     }
 }
 
-/* The record's body; without its lines (@lines 0) for holds.lua's hold_create, which adds
- * them as it holds. */
-static json_t *create_body(const struct create_op *op, int lines_too)
+/* The record's body, for record.lua's create (a basket held in several partitions). */
+static json_t *create_body(const struct create_op *op)
 {
     const struct resv_request *req = op->req;
     json_t *body = json_object(), *lines = json_array();
@@ -235,7 +236,7 @@ static json_t *create_body(const struct create_op *op, int lines_too)
     json_object_set_new(body, "created_at", json_string(t));
     proto_time_format(op->exp_ms, t);
     json_object_set_new(body, "expires_at", json_string(t));
-    for (size_t i = 0; lines_too && i < req->nlines; i++) {
+    for (size_t i = 0; i < req->nlines; i++) {
         /* Members in the contract's order, which the record keeps (the holds' answers'
          * allocations come in the order of Lua's encoder). */
         json_t *allocs = json_array(), *a;
@@ -247,11 +248,58 @@ static json_t *create_body(const struct create_op *op, int lines_too)
                               json_pack("{s:s, s:I, s:o}", "sku", req->lines[i].sku, "quantity",
                                         (json_int_t)req->lines[i].quantity, "allocations", allocs));
     }
-    if (lines_too)
-        json_object_set_new(body, "lines", lines);
-    else
-        json_decref(lines);
+    json_object_set_new(body, "lines", lines);
     return body;
+}
+
+/*
+ * The record's body up to its lines, as json_dumps writes create_body's, written directly
+ * (jsonw writes what jansson does): holds.lua's hold_create adds the lines. A string to
+ * free, or NULL.
+ */
+static char *create_head(const struct create_op *op)
+{
+    const struct resv_request *req = op->req;
+    struct evbuffer *out = evbuffer_new();
+    struct jsonw w;
+    char t[32], *text = NULL;
+    size_t len;
+
+    if (out == NULL)
+        return NULL;
+    jw_init(&w, out);
+    jw_object(&w);
+    jw_name(&w, "id");
+    jw_string(&w, op->id);
+    jw_name(&w, "status");
+    jw_string(&w, "held");
+    jw_name(&w, "channel");
+    jw_string(&w, proto_channel_name(req->channel));
+    if (req->location[0]) {
+        jw_name(&w, "location");
+        jw_string(&w, req->location);
+    }
+    if (req->customer[0]) {
+        jw_name(&w, "customer");
+        jw_string(&w, req->customer);
+    }
+    if (req->reference[0]) {
+        jw_name(&w, "reference");
+        jw_string(&w, req->reference);
+    }
+    proto_time_format(op->created_ms, t);
+    jw_name(&w, "created_at");
+    jw_string(&w, t);
+    proto_time_format(op->exp_ms, t);
+    jw_name(&w, "expires_at");
+    jw_string(&w, t);
+    jw_object_end(&w);
+    if (jw_done(&w) == 0 && (text = malloc((len = evbuffer_get_length(out)) + 1)) != NULL) {
+        evbuffer_copyout(out, text, len);
+        text[len] = '\0';
+    }
+    evbuffer_free(out);
+    return text;
 }
 
 /*
@@ -298,7 +346,7 @@ static void record_created(redisReply *reply, const char *err, void *arg)
 
 static void record_write(struct create_op *op)
 {
-    json_t *body = create_body(op, 1);
+    json_t *body = create_body(op);
     char *text = json_dumps(body, JSON_COMPACT);
     char keys[RECORD_NKEYS][KEY_MAX], part[12], exp[24], parts[4096] = "";
     const char *argv[RECORD_NKEYS + 7];
@@ -488,9 +536,7 @@ static int hold_part(struct create_op *op, unsigned part, const char *what)
         k++;
     }
     if (combined) {
-        json_t *head = create_body(op, 0);
-        body = json_dumps(head, JSON_COMPACT);
-        json_decref(head);
+        body = create_head(op);
         if (body == NULL)
             goto out;
         stock_key_part(part, "resv", op->id, keys[3 * n], KEY_MAX);

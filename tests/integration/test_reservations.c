@@ -1094,18 +1094,22 @@ static void test_reservations__answers_keep_the_contract_order(void **state)
     struct harness *h = *state;
     struct harness_response *r;
     const char *other = stock_two_partitions(h, skus);
-    char body[512], id[72];
+    char body[512], id[72], ref[32];
     const char *steps[][2] = {
         {"extend", "held"}, {"commit", "committed"}, {"release", "released"}, {"", "released"}};
 
     for (int two = 0; two <= 1; two++) {
         snprintf(body, sizeof(body),
                  "{\"channel\": \"web\", \"customer\": \"cust-ord\", \"reference\": "
-                 "\"cart-%d\", \"lines\": [{\"sku\": \"ORD-1\", \"quantity\": 1}%s%s%s]}",
+                 "\"cart \\\"%d\\\" \\\\ caf\\u00e9/\xc3\xbc\", \"lines\": [{\"sku\": \"ORD-1\", "
+                 "\"quantity\": 1}%s%s%s]}",
                  two, two ? ", {\"sku\": \"" : "", two ? other : "",
                  two ? "\", \"quantity\": 1}" : "");
         r = create_ok(h, STOREFRONT, "web", body);
         contract_order(r);
+        /* A reference that needs escaping comes back as it was sent. */
+        snprintf(ref, sizeof(ref), "cart \"%d\" \\ caf\xc3\xa9/\xc3\xbc", two);
+        harness_assert_jstr(r, "reference", ref);
         snprintf(id, sizeof(id), "%s", harness_jstr(r->json, "id"));
         harness_response_free(r);
         for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
