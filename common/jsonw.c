@@ -6,6 +6,7 @@
 #include <event2/buffer.h>
 
 #include "common/jsonw.h"
+#include "common/text.h"
 
 void jw_init(struct jsonw *w, struct evbuffer *out)
 {
@@ -193,47 +194,12 @@ void jw_string_plain(struct jsonw *w, const char *s, size_t len)
     quoted_plain(w, s, len, 0);
 }
 
-/* "00" to "99": two digits at a time, one division for both. */
-static const char two_digits[] = "00010203040506070809"
-                                 "10111213141516171819"
-                                 "20212223242526272829"
-                                 "30313233343536373839"
-                                 "40414243444546474849"
-                                 "50515253545556575859"
-                                 "60616263646566676869"
-                                 "70717273747576777879"
-                                 "80818283848586878889"
-                                 "90919293949596979899";
-
-/* Written in place: the digits counted first, then set from the last, two at a time. */
 void jw_int(struct jsonw *w, long long v)
 {
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    size_t digits = 1;
-    char *p;
-
     separate(w);
-    for (unsigned long long t = u; t >= 10; t /= 10)
-        digits++;
-    if (w->len + digits + 1 > sizeof(w->pending))
+    if (w->len + TEXT_INT_SIZE > sizeof(w->pending))
         jw_done(w);
-    p = w->pending + w->len;
-    if (v < 0)
-        *p++ = '-';
-    p += digits;
-    w->len = (size_t)(p - w->pending);
-    while (u >= 100) {
-        const char *d = two_digits + 2 * (u % 100);
-        u /= 100;
-        *--p = d[1];
-        *--p = d[0];
-    }
-    if (u >= 10) {
-        *--p = two_digits[2 * u + 1];
-        *--p = two_digits[2 * u];
-    } else {
-        *--p = (char)('0' + u);
-    }
+    w->len += text_int(w->pending + w->len, v);
 }
 
 void jw_bool(struct jsonw *w, int v)

@@ -37,6 +37,7 @@
 #include "common/redis.h"
 #include "common/resp.h"
 #include "common/sha256.h"
+#include "common/text.h"
 
 #define BACKOFF_MIN_MS   50
 #define BACKOFF_MAX_MS   500
@@ -1395,7 +1396,7 @@ int rclient_eval(struct rclient *c, rclient_cb *cb, void *arg, size_t script, in
     size_t stack_lens[64];
     const char **argv = stack_argv;
     size_t *alens = stack_lens;
-    char nk[16];
+    char nk[TEXT_INT_SIZE];
     struct rnode *n;
     struct rcmd *cmd;
     int rc = -1;
@@ -1408,13 +1409,12 @@ int rclient_eval(struct rclient *c, rclient_cb *cb, void *arg, size_t script, in
         if (argv == NULL || alens == NULL)
             goto out;
     }
-    snprintf(nk, sizeof(nk), "%d", nkeys);
     argv[0] = "FCALL";
     argv[1] = c->scripts[script].fn;
     argv[2] = nk;
     alens[0] = 5;
     alens[1] = strlen(argv[1]);
-    alens[2] = strlen(nk);
+    alens[2] = text_int(nk, nkeys);
     for (int i = 0; i < nargs; i++) {
         argv[i + 3] = args[i];
         alens[i + 3] = lens ? lens[i] : strlen(args[i]);

@@ -9,6 +9,7 @@
 #include "common/config.h"
 #include "common/http.h"
 #include "common/metrics.h"
+#include "common/text.h"
 #include "proto/reservation.h"
 #include "services/inventory/inventory_internal.h"
 
@@ -20,8 +21,10 @@ static struct resv_store *resv_of(struct request *r)
 static void count_outcome(struct request *r, const char *outcome)
 {
     char labels[64];
+    size_t at = 0;
 
-    snprintf(labels, sizeof(labels), "outcome=\"%s\"", outcome);
+    text_add(labels, sizeof(labels), &at, "outcome=\"", '\0');
+    text_add(labels, sizeof(labels), &at, outcome, '"');
     metrics_counter_add(request_metrics(r), "omnistock_reservations_total",
                         "Reservation requests by outcome.", labels, 1);
 }

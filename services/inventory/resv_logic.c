@@ -23,16 +23,19 @@ enum resv_status resv_status_parse(const char *s)
 int resv_body_member(const char *body, size_t len, const char *name, char *out, size_t size)
 {
     char key[40];
-    int klen = snprintf(key, sizeof(key), "\"%s\":\"", name);
+    size_t nlen = strlen(name), klen = nlen + 4; /* "name":" */
     const char *p = body, *end = body + len, *at, *close;
 
-    if (body == NULL || klen < 0 || (size_t)klen >= sizeof(key))
+    if (body == NULL || klen >= sizeof(key))
         return -1;
+    key[0] = '"';
+    memcpy(key + 1, name, nlen);
+    memcpy(key + 1 + nlen, "\":\"", 3);
     for (;;) {
         at = memchr(p, '"', (size_t)(end - p));
-        if (at == NULL || (size_t)(end - at) < (size_t)klen)
+        if (at == NULL || (size_t)(end - at) < klen)
             return -1;
-        if (memcmp(at, key, (size_t)klen) == 0)
+        if (memcmp(at, key, klen) == 0)
             break;
         p = at + 1;
     }

@@ -20,6 +20,7 @@
 #include "common/jsonw.h"
 #include "common/log.h"
 #include "common/redis.h"
+#include "common/text.h"
 #include "services/inventory/resv_store.h"
 
 extern const char lib_lua[]; /* the prelude of holds.lua and record.lua */
@@ -53,7 +54,7 @@ static struct rclient *redis_of(const struct resv_store *rs)
 /* The fixed part of a holds.lua call: 5 keys, then op, id and the partition's settings. */
 struct holds_call {
     char keys[5][KEY_MAX];
-    char part[12], prefix[24];
+    char part[TEXT_INT_SIZE], prefix[24];
     const char *argv[HOLD_FIXED];
 };
 
@@ -65,7 +66,7 @@ static void holds_call_init(const struct resv_store *rs, struct holds_call *hc, 
     stock_key_part(part, "holdexp", NULL, hc->keys[2], KEY_MAX);
     stock_key_part(part, "events", NULL, hc->keys[3], KEY_MAX);
     stock_key_part(part, "holds", NULL, hc->keys[4], KEY_MAX);
-    snprintf(hc->part, sizeof(hc->part), "%u", part);
+    text_int(hc->part, part);
     stock_key_part(part, "", NULL, hc->prefix, sizeof(hc->prefix)); /* "{pNN}:" */
     for (int i = 0; i < 5; i++)
         hc->argv[i] = hc->keys[i];
@@ -348,14 +349,14 @@ static void record_write(struct create_op *op)
 {
     json_t *body = create_body(op);
     char *text = json_dumps(body, JSON_COMPACT);
-    char keys[RECORD_NKEYS][KEY_MAX], part[12], exp[24], parts[4096] = "";
+    char keys[RECORD_NKEYS][KEY_MAX], part[TEXT_INT_SIZE], exp[TEXT_INT_SIZE], parts[4096] = "";
     const char *argv[RECORD_NKEYS + 7];
     size_t used = 0;
 
     json_decref(body);
     record_keys(op->rpart, op->id, keys);
-    snprintf(part, sizeof(part), "%u", op->rpart);
-    snprintf(exp, sizeof(exp), "%lld", op->exp_ms);
+    text_int(part, op->rpart);
+    text_int(exp, op->exp_ms);
     for (unsigned p = 0; p < nparts(op->rs) && used + 8 < sizeof(parts); p++) {
         if (op->used[p])
             used +=
@@ -505,7 +506,8 @@ static int hold_part(struct create_op *op, unsigned part, const char *what)
     const struct resv_request *req = op->req;
     size_t n = 0, nkeys, nargs, k;
     struct holds_call hc;
-    char exp[24], partstr[12], (*qty)[24] = NULL, (*keys)[KEY_MAX] = NULL, *body = NULL;
+    char exp[TEXT_INT_SIZE], partstr[TEXT_INT_SIZE], (*qty)[TEXT_INT_SIZE] = NULL,
+                                                     (*keys)[KEY_MAX] = NULL, *body = NULL;
     const char **argv = NULL;
     struct part_call *call = malloc(sizeof(*call));
     int rc = -1, combined;
@@ -521,7 +523,7 @@ static int hold_part(struct create_op *op, unsigned part, const char *what)
     if (call == NULL || qty == NULL || keys == NULL || argv == NULL)
         goto out;
     holds_call_init(op->rs, &hc, part, what, op->id);
-    snprintf(exp, sizeof(exp), "%lld", op->exp_ms);
+    text_int(exp, op->exp_ms);
     for (int i = 0; i < 5; i++)
         argv[i] = hc.keys[i];
     k = 0;
@@ -543,7 +545,7 @@ static int hold_part(struct create_op *op, unsigned part, const char *what)
         stock_key_part(part, "resvexp", NULL, keys[3 * n + 1], KEY_MAX);
         argv[5 + 3 * n] = keys[3 * n];
         argv[6 + 3 * n] = keys[3 * n + 1];
-        snprintf(partstr, sizeof(partstr), "%u", part);
+        text_int(partstr, part);
         argv[nargs - 2] = body;
         argv[nargs - 1] = partstr;
     }
@@ -555,7 +557,7 @@ static int hold_part(struct create_op *op, unsigned part, const char *what)
     for (size_t i = 0; i < req->nlines; i++) {
         if (op->line_part[i] != part)
             continue;
-        snprintf(qty[k], sizeof(qty[k]), "%lld", req->lines[i].quantity);
+        text_int(qty[k], req->lines[i].quantity);
         argv[nkeys + 10 + 2 * k] = req->lines[i].sku;
         argv[nkeys + 11 + 2 * k] = qty[k];
         k++;
@@ -674,12 +676,12 @@ struct move_op {
 static int record_call(struct move_op *op, rclient_cb *fn, const char *rop, const char *target)
 {
     unsigned part = partition_of(op->id, nparts(op->rs));
-    char keys[RECORD_NKEYS][KEY_MAX], p[12], exp[24];
+    char keys[RECORD_NKEYS][KEY_MAX], p[TEXT_INT_SIZE], exp[TEXT_INT_SIZE];
     const char *argv[RECORD_NKEYS + 6];
 
     record_keys(part, op->id, keys);
-    snprintf(p, sizeof(p), "%u", part);
-    snprintf(exp, sizeof(exp), "%lld", op->exp_ms);
+    text_int(p, part);
+    text_int(exp, op->exp_ms);
     for (int i = 0; i < RECORD_NKEYS; i++)
         argv[i] = keys[i];
     argv[RECORD_NKEYS] = rop;
@@ -793,12 +795,12 @@ static void move_part(unsigned part, void *arg)
                                       [RESV_RELEASED] = "release",
                                       [RESV_FULFILLED] = "fulfil"};
     struct holds_call hc;
-    char exp[24];
+    char exp[TEXT_INT_SIZE];
     const char *argv[HOLD_FIXED + 1];
 
     holds_call_init(op->rs, &hc, part, ops[op->target], op->id);
     memcpy(argv, hc.argv, sizeof(hc.argv));
-    snprintf(exp, sizeof(exp), "%lld", op->exp_ms);
+    text_int(exp, op->exp_ms);
     argv[HOLD_FIXED] = exp;
     if (rclient_eval(redis_of(op->rs), on_part_moved, op, (size_t)op->rs->script_holds, 5,
                      HOLD_FIXED + 1, argv, NULL) != 0)
@@ -894,12 +896,12 @@ static int move_call(struct move_op *op)
 {
     unsigned part = partition_of(op->id, nparts(op->rs));
     struct holds_call hc;
-    char rkeys[RECORD_NKEYS][KEY_MAX], exp[24];
+    char rkeys[RECORD_NKEYS][KEY_MAX], exp[TEXT_INT_SIZE];
     const char *argv[HOLD_FIXED + 7];
 
     holds_call_init(op->rs, &hc, part, "move", op->id);
     record_keys(part, op->id, rkeys);
-    snprintf(exp, sizeof(exp), "%lld", op->exp_ms);
+    text_int(exp, op->exp_ms);
     memcpy(argv, hc.argv, 5 * sizeof(argv[0]));
     argv[5] = rkeys[0]; /* {pNN}:resv:<id> */
     argv[6] = rkeys[1]; /* {pNN}:resvexp */
@@ -1004,7 +1006,7 @@ static void sweep_part(struct resv_store *rs, unsigned p)
 {
     struct holds_call hc;
     const char *argv[HOLD_FIXED + 1];
-    char keys[RECORD_NKEYS][KEY_MAX], part[12];
+    char keys[RECORD_NKEYS][KEY_MAX], part[TEXT_INT_SIZE];
     const char *rargv[RECORD_NKEYS + 5];
     struct sweep_call *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
 
@@ -1024,7 +1026,7 @@ static void sweep_part(struct resv_store *rs, unsigned p)
     else
         free(a);
     record_keys(p, "", keys);
-    snprintf(part, sizeof(part), "%u", p);
+    text_int(part, p);
     for (int i = 0; i < RECORD_NKEYS; i++)
         rargv[i] = keys[i];
     rargv[RECORD_NKEYS] = "sweep";
@@ -1058,9 +1060,9 @@ int resv_store_init(struct resv_store *rs, struct stock_store *st, struct event_
 
     memset(rs, 0, sizeof(*rs));
     rs->stock = st;
-    snprintf(rs->maxlen, sizeof(rs->maxlen), "%lld", st->cfg->events_maxlen);
-    snprintf(rs->histmax, sizeof(rs->histmax), "%lld", st->cfg->history_maxlen);
-    snprintf(rs->low, sizeof(rs->low), "%lld", st->cfg->low_stock);
+    text_int(rs->maxlen, st->cfg->events_maxlen);
+    text_int(rs->histmax, st->cfg->history_maxlen);
+    text_int(rs->low, st->cfg->low_stock);
     rs->script_holds = rclient_add_script(st->redis, "holds", lib_lua, holds_lua);
     rs->script_record = rclient_add_script(st->redis, "record", lib_lua, record_lua);
     rs->script_check = rclient_add_script(st->redis, "check", NULL, check_lua);
