@@ -152,10 +152,11 @@ local function hold_create()
   return {'created', json}
 end
 
--- Give back (release, expire) or hand over (fulfil) everything reservation rid holds here.
-local function let_go(rid, etype)
+-- Give back (release, expire) or hand over (fulfil) everything reservation rid holds here;
+-- @flat: its holds' hash, when the caller has read it.
+local function let_go(rid, etype, flat)
   local hkey = prefix .. 'hold:' .. rid
-  local flat = redis.call('HGETALL', hkey)
+  flat = flat or redis.call('HGETALL', hkey)
   local lines = 0
   for i = 1, #flat, 2 do
     local sku, loc = string.match(flat[i], '^([^|]+)|(.+)$')
@@ -179,6 +180,14 @@ local function let_go(rid, etype)
   redis.call('ZREM', KEYS[3], rid)
   redis.call('SREM', KEYS[5], rid)
   return lines
+end
+
+-- The value of @name in a hash read with HGETALL (@flat), or nil.
+local function field(flat, name)
+  for i = 1, #flat, 2 do
+    if flat[i] == name then return flat[i + 1] end
+  end
+  return nil
 end
 
 -- The holds' state ('held', 'committed') and expiry; nil when there are none.
@@ -207,14 +216,17 @@ local HOLD_OPS = {held = 'extend', committed = 'commit', released = 'release',
 -- The holds' side of a move to @target: nil when done, else 'expired' (they ran out) or
 -- 'state' (they are not in the state the move needs).
 local function move_holds(target)
-  local state, exp = state_of()
   local hop = HOLD_OPS[target]
-  if hop == 'release' then
-    if state then let_go(id, 'reservation.released') end
-  elseif hop == 'fulfil' then
-    if state and state ~= 'committed' then return 'state' end
-    if state then let_go(id, 'reservation.fulfilled') end
-  elseif not state or (state == 'held' and exp <= now) then
+  if hop == 'release' or hop == 'fulfil' then
+    -- The holds read once: their state, and what they hold.
+    local flat = redis.call('HGETALL', KEYS[2])
+    if #flat == 0 then return nil end
+    if hop == 'fulfil' and field(flat, ':state') ~= 'committed' then return 'state' end
+    let_go(id, hop == 'release' and 'reservation.released' or 'reservation.fulfilled', flat)
+    return nil
+  end
+  local state, exp = state_of()
+  if not state or (state == 'held' and exp <= now) then
     return 'expired'
   elseif hop == 'commit' then
     if state ~= 'committed' then
@@ -281,17 +293,17 @@ elseif op == 'extend' then
   redis.call('HSET', KEYS[2], ':exp', ARGV[8])
   redis.call('ZADD', KEYS[3], ARGV[8], id)
   return {'ok'}
-elseif op == 'release' then
-  if not state_of() then return {'gone'} end
-  return {'ok', let_go(id, 'reservation.released')}
+elseif op == 'release' or op == 'expire' then
+  local flat = redis.call('HGETALL', KEYS[2])
+  if #flat == 0 then return {'gone'} end
+  return {'ok', let_go(id, op == 'release' and 'reservation.released' or 'reservation.expired',
+                       flat)}
 elseif op == 'fulfil' then
-  local state = state_of()
-  if not state then return {'gone'} end
+  local flat = redis.call('HGETALL', KEYS[2])
+  if #flat == 0 then return {'gone'} end
+  local state = field(flat, ':state')
   if state ~= 'committed' then return {'state', state} end
-  return {'ok', let_go(id, 'reservation.fulfilled')}
-elseif op == 'expire' then
-  if not state_of() then return {'gone'} end
-  return {'ok', let_go(id, 'reservation.expired')}
+  return {'ok', let_go(id, 'reservation.fulfilled', flat)}
 elseif op == 'sweep' then
   local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, tonumber(ARGV[8]))
   for _, rid in ipairs(due) do
