@@ -3,7 +3,8 @@
  * script decides it: the real lib.channel_groups, lib.location_group and
  * lib.plan_line of services/inventory/lua/lib.lua, run in a Lua 5.1
  * interpreter (the language Redis scripts are written in), their reads of the
- * rules and the stock hash answered from plain tables. No Redis, no sockets.
+ * rules and the stock hash answered from plain tables; and lib.body_edit, which
+ * moves a reservation's record from status to status. No Redis, no sockets.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -237,6 +238,45 @@ static void test_allocation__unknown_sku(void **state)
                         "nil");
 }
 
+/*
+ * A record's body edited where it stands, members kept in the contract's order: the
+ * status, expires_at set or dropped, the time of what happened added before the lines.
+ * Text inside a string that looks like a key is not one.
+ */
+static void test_allocation__a_record_body_is_edited_in_place(void **state)
+{
+    lua_State *L = *state;
+    char expr[1024];
+    static const char body[] =
+        "[["
+        "{\"id\":\"r-1\",\"status\":\"held\",\"channel\":\"web\",\"reference\":"
+        "\"a\\\",\\\"expires_at\\\":\\\"x\\\",\\\"lines\\\":\",\"created_at\":\""
+        "2026-12-03T08:00:00.000Z\",\"expires_at\":\"2026-12-03T08:15:00.000Z\""
+        ",\"lines\":[{\"sku\":\"A\",\"quantity\":1,\"allocations\":[]}]}"
+        "]]";
+
+    /* extend: held again, a new expiry */
+    snprintf(expr, sizeof(expr), "lib.body_edit(%s, 'held', '2026-12-03T08:30:00.000Z')", body);
+    assert_string_equal(eval(L, expr),
+                        "{\"id\":\"r-1\",\"status\":\"held\",\"channel\":\"web\",\"reference\":"
+                        "\"a\\\",\\\"expires_at\\\":\\\"x\\\",\\\"lines\\\":\",\"created_at\":\""
+                        "2026-12-03T08:00:00.000Z\",\"expires_at\":\"2026-12-03T08:30:00.000Z\""
+                        ",\"lines\":[{\"sku\":\"A\",\"quantity\":1,\"allocations\":[]}]}");
+    /* commit: no expiry any more, the time it was committed before the lines */
+    snprintf(expr, sizeof(expr),
+             "lib.body_edit(%s, 'committed', nil, 'committed_at', '2026-12-03T08:05:00.000Z')",
+             body);
+    assert_string_equal(
+        eval(L, expr), "{\"id\":\"r-1\",\"status\":\"committed\",\"channel\":\"web\",\"reference\":"
+                       "\"a\\\",\\\"expires_at\\\":\\\"x\\\",\\\"lines\\\":\",\"created_at\":\""
+                       "2026-12-03T08:00:00.000Z\",\"committed_at\":\"2026-12-03T08:05:00.000Z\""
+                       ",\"lines\":[{\"sku\":\"A\",\"quantity\":1,\"allocations\":[]}]}");
+    /* a body with neither expires_at nor lines: the status, and the time at the end */
+    assert_string_equal(eval(L, "lib.body_edit([[{\"status\":\"committed\",\"id\":\"r-2\"}]], "
+                                "'released', nil, 'released_at', 'T')"),
+                        "{\"status\":\"released\",\"id\":\"r-2\",\"released_at\":\"T\"}");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +294,7 @@ int main(void)
         cmocka_unit_test(test_allocation__rules_with_longer_numbers),
         cmocka_unit_test(test_allocation__a_changed_rule_is_seen_at_once),
         cmocka_unit_test(test_allocation__unknown_sku),
+        cmocka_unit_test(test_allocation__a_record_body_is_edited_in_place),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
