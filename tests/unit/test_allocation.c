@@ -4,7 +4,8 @@
  * lib.plan_line of services/inventory/lua/lib.lua, run in a Lua 5.1
  * interpreter (the language Redis scripts are written in), their reads of the
  * rules and the stock hash answered from plain tables; and lib.body_edit, which
- * moves a reservation's record from status to status. No Redis, no sockets.
+ * moves a reservation's record from status to status, and lib.iso, which stamps
+ * events and records. No Redis, no sockets.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -277,6 +278,34 @@ static void test_allocation__a_record_body_is_edited_in_place(void **state)
                         "{\"status\":\"released\",\"id\":\"r-2\",\"released_at\":\"T\"}");
 }
 
+/*
+ * Times as RFC 3339 UTC with milliseconds, worked out apart from this code; one after
+ * another as calls make them, within a second (the second's text kept) and across
+ * seconds, days and leap days.
+ */
+static void test_allocation__times_are_rfc3339_utc(void **state)
+{
+    static const struct {
+        const char *ms, *want;
+    } cases[] = {
+        {"1796285793123", "2026-12-03T08:16:33.123Z"},
+        {"1796285793124", "2026-12-03T08:16:33.124Z"},
+        {"1796285793124", "2026-12-03T08:16:33.124Z"},
+        {"1796285794000", "2026-12-03T08:16:34.000Z"},
+        {"0", "1970-01-01T00:00:00.000Z"},
+        {"951782400000", "2000-02-29T00:00:00.000Z"},
+        {"1709164800999", "2024-02-29T00:00:00.999Z"},
+        {"4102444799999", "2099-12-31T23:59:59.999Z"},
+        {"1796285793123", "2026-12-03T08:16:33.123Z"},
+    };
+    char expr[64];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(expr, sizeof(expr), "lib.iso(%s)", cases[i].ms);
+        assert_string_equal(eval(*state, expr), cases[i].want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +324,7 @@ int main(void)
         cmocka_unit_test(test_allocation__a_changed_rule_is_seen_at_once),
         cmocka_unit_test(test_allocation__unknown_sku),
         cmocka_unit_test(test_allocation__a_record_body_is_edited_in_place),
+        cmocka_unit_test(test_allocation__times_are_rfc3339_utc),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

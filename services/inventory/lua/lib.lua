@@ -14,27 +14,35 @@ function lib.now_ms()
 end
 
 -- Milliseconds since the epoch as RFC 3339 UTC with milliseconds. The last one made is
--- kept: a call stamps its events and its record with the same time.
-local iso_ms, iso_text
+-- kept, and the last second's text: a call stamps its events and its record with the same
+-- time, and calls within a second add only their milliseconds (".mmmZ", all made by the
+-- first call: a library being loaded has no string functions).
+local iso_ms, iso_text, iso_sec, iso_sec_text
+local ISO_MS = {}
 function lib.iso(ms)
   if ms == iso_ms then return iso_text end
+  if not ISO_MS[0] then
+    for i = 0, 999 do ISO_MS[i] = string.format('.%03dZ', i) end
+  end
   local secs = math.floor(ms / 1000)
-  local z = math.floor(secs / 86400) + 719468
-  local rem = secs % 86400
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
-                          - math.floor(doe / 146096)) / 365)
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local d = doy - math.floor((153 * mp + 2) / 5) + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  local y = yoe + era * 400
-  if m <= 2 then y = y + 1 end
-  iso_ms = ms
-  iso_text = string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d,
-                           math.floor(rem / 3600), math.floor(rem % 3600 / 60), rem % 60,
-                           ms % 1000)
+  if secs ~= iso_sec then
+    local z = math.floor(secs / 86400) + 719468
+    local rem = secs % 86400
+    local era = math.floor(z / 146097)
+    local doe = z - era * 146097
+    local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
+                            - math.floor(doe / 146096)) / 365)
+    local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+    local mp = math.floor((5 * doy + 2) / 153)
+    local d = doy - math.floor((153 * mp + 2) / 5) + 1
+    local m = mp < 10 and mp + 3 or mp - 9
+    local y = yoe + era * 400
+    if m <= 2 then y = y + 1 end
+    iso_sec = secs
+    iso_sec_text = string.format('%04d-%02d-%02dT%02d:%02d:%02d', y, m, d,
+                                 math.floor(rem / 3600), math.floor(rem % 3600 / 60), rem % 60)
+  end
+  iso_ms, iso_text = ms, iso_sec_text .. ISO_MS[ms % 1000]
   return iso_text
 end
 
@@ -187,30 +195,30 @@ function lib.emit(ctx, etype, loc, h, r, extra)
   local ev = {type = etype, at = ctx.at, sku = ctx.sku, location = loc, version = ctx.version,
               levels = {on_hand = h, reserved = r, available = lib.available(h, r, ctx.safety)}}
   for k, v in pairs(extra or {}) do ev[k] = v end
-  return lib.emit_json(ctx, cjson.encode(ev))
+  return ctx.part .. '-' .. lib.emit_head(ctx, string.sub(cjson.encode(ev), 1, -2))
 end
 
--- Add the event @json (an object, as lib.emit makes it) to the stream and to the SKU's
--- ledger; its id. A stream entry is the event alone, field 'e': readers filter on its JSON
--- (events_store.c), and fields beside it would cost 55 bytes an entry.
-function lib.emit_json(ctx, json)
-  local sid = redis.call('XADD', ctx.stream, 'MAXLEN', '~', ctx.maxlen, '*', 'e', json)
-  local eid = ctx.part .. '-' .. sid
+-- Add an event to the stream and to the SKU's ledger; its stream id. @head is the event's
+-- JSON object without its closing brace: the stream gets it closed (a stream entry is the
+-- event alone, field 'e': readers filter on its JSON, events_store.c, and fields beside it
+-- would cost 55 bytes an entry), the ledger with the event's id added. Each is made in one
+-- concatenation: in a script every string made costs.
+function lib.emit_head(ctx, head)
+  local sid = redis.call('XADD', ctx.stream, 'MAXLEN', '~', ctx.maxlen, '*', 'e', head .. '}')
   if ctx.hist then
-    -- The ledger's entry is the event with its id: added to the JSON, not encoded again.
-    local n = redis.call('LPUSH', ctx.hist, string.sub(json, 1, -2) .. ',"id":"' .. eid .. '"}')
+    local n = redis.call('LPUSH', ctx.hist, head .. ',"id":"' .. ctx.part .. '-' .. sid .. '"}')
     if n > ctx.histmax then redis.call('LTRIM', ctx.hist, '0', ctx.histmax - 1) end
   end
-  return eid
+  return sid
 end
 
 -- A reservation's event about one location (@q of it held or given back by @rid), as
 -- lib.emit would encode it, written directly: every string in it is an identifier
 -- ([A-Za-z0-9._-], as the daemon checks them) or a time, none needs escaping.
 function lib.emit_resv(ctx, etype, loc, h, r, rid, q)
-  return lib.emit_json(ctx, string.format(
+  lib.emit_head(ctx, string.format(
     '{"type":"%s","at":"%s","sku":"%s","location":"%s","version":%d,"levels":' ..
-    '{"on_hand":%d,"reserved":%d,"available":%d},"reservation":"%s","quantity":%d}',
+    '{"on_hand":%d,"reserved":%d,"available":%d},"reservation":"%s","quantity":%d',
     etype, ctx.at, ctx.sku, loc, ctx.version, h, r, lib.available(h, r, ctx.safety), rid, q))
 end
 
