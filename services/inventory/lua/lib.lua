@@ -42,7 +42,7 @@ function lib.iso(ms)
     iso_sec_text = string.format('%04d-%02d-%02dT%02d:%02d:%02d', y, m, d,
                                  math.floor(rem / 3600), math.floor(rem % 3600 / 60), rem % 60)
   end
-  iso_ms, iso_text = ms, iso_sec_text .. ISO_MS[ms % 1000]
+  iso_ms, iso_text = ms, iso_sec_text .. ISO_MS[math.floor(ms % 1000)]
   return iso_text
 end
 
