@@ -197,9 +197,10 @@ struct event_base *http_base_new(void)
     struct event_base *base;
 
     /*
-     * libevent's allocations through malloc: its calloc would call glibc's,
-     * which (glibc 2.36) passes by the per-thread cache that malloc and free
-     * use, and evhttp zeroes a dozen small blocks for every request.
+     * libevent's allocations through malloc: its calloc would call the C
+     * library's, which with glibc's allocator (a build without jemalloc;
+     * glibc 2.36) passes by the per-thread cache that malloc and free use,
+     * and evhttp zeroes a dozen small blocks for every request.
      */
     event_set_mem_functions(malloc, realloc, free);
     cfg = event_config_new();
