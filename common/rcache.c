@@ -25,6 +25,11 @@
  * A copy past its age stays where it is, unused, until rcache_renew finds it
  * unchanged (it then moves to the newest end of the order of storing), or it
  * goes as any copy goes.
+ *
+ * The copies are also hung on a wheel by the moment their age runs out, in
+ * slots of max_age_ms / 128 up to 250 ms (a lap is two ages, or 64 s), so
+ * that rcache_due finds those about to lapse and passes over the others
+ * once a lap at most.
  */
 #include <limits.h>
 #include <stdint.h>
@@ -40,17 +45,20 @@
 #define SLAB_UNIT   64                /* copies are placed in sizes of this many bytes */
 #define SLAB_MAX    4096              /* larger copies come from malloc */
 #define SLAB_BLOCK  (2 * 1024 * 1024) /* a huge page's size and alignment */
+#define WHEEL_SLOTS 256               /* a power of two */
 
 struct slab_block {
     struct slab_block *next;
 };
 
 struct rentry {
-    struct rentry *chain;         /* the next in its hash bucket */
-    struct rentry *older, *newer; /* the order of storing */
+    struct rentry *chain;               /* the next in its hash bucket */
+    struct rentry *older, *newer;       /* the order of storing */
+    struct rentry *due_prev, *due_next; /* its slot of the wheel; see rcache_due */
     uint32_t hash;
     uint32_t nelem;
     uint32_t keylen;
+    int read;    /* given by rcache_get or rcache_attached since Redis last gave or confirmed it */
     size_t size; /* of the allocation */
     long long expires_ms;
     unsigned long long serial;
@@ -72,6 +80,10 @@ struct rcache {
     unsigned long long serial; /* the last copy's */
     unsigned long epochs[TAG_BUCKETS];
     struct rcache_stats stats;
+
+    struct rentry *wheel[WHEEL_SLOTS]; /* by (expires_ms / slot_ms) % WHEEL_SLOTS */
+    long long slot_ms;
+    long long swept; /* the next slot rcache_due looks at, counted from 0 ms */
 
     struct slab_block *blocks;
     char *block_free; /* the unused end of the newest block */
@@ -125,6 +137,7 @@ struct rcache *rcache_new(size_t max_entries, long long max_age_ms)
     }
     rc->max_entries = max_entries;
     rc->max_age_ms = max_age_ms;
+    rc->slot_ms = max_age_ms / 128 < 1 ? 1 : max_age_ms / 128 > 250 ? 250 : max_age_ms / 128;
     rc->rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)rc;
     return rc;
 }
@@ -181,6 +194,33 @@ static void rendering_drop(struct rcache *rc, struct rentry *e)
     e->rendering = NULL;
 }
 
+/* Hang @e on the wheel by its expires_ms; copies that never lapse are not. */
+static void wheel_add(struct rcache *rc, struct rentry *e)
+{
+    struct rentry **slot = &rc->wheel[(e->expires_ms / rc->slot_ms) & (WHEEL_SLOTS - 1)];
+
+    e->due_prev = NULL;
+    e->due_next = NULL;
+    if (rc->max_age_ms <= 0)
+        return;
+    e->due_next = *slot;
+    if (*slot != NULL)
+        (*slot)->due_prev = e;
+    *slot = e;
+}
+
+static void wheel_remove(struct rcache *rc, struct rentry *e)
+{
+    if (rc->max_age_ms <= 0)
+        return;
+    if (e->due_prev != NULL)
+        e->due_prev->due_next = e->due_next;
+    else
+        rc->wheel[(e->expires_ms / rc->slot_ms) & (WHEEL_SLOTS - 1)] = e->due_next;
+    if (e->due_next != NULL)
+        e->due_next->due_prev = e->due_prev;
+}
+
 static void entry_unlink(struct rcache *rc, struct rentry *e)
 {
     struct rentry **p = &rc->buckets[e->hash & (rc->nbuckets - 1)];
@@ -196,6 +236,7 @@ static void entry_unlink(struct rcache *rc, struct rentry *e)
         e->newer->older = e->older;
     else
         rc->newest = e->older;
+    wheel_remove(rc, e);
     rendering_drop(rc, e);
     rc->stats.entries--;
     rc->stats.bytes -= e->size;
@@ -336,6 +377,7 @@ const redisReply *rcache_get_numbered(struct rcache *rc, const char *key, long l
         return NULL;
     }
     rc->stats.hits++;
+    e->read = 1;
     if (serial != NULL)
         *serial = e->serial;
     return view;
@@ -389,21 +431,105 @@ static void entry_refresh(struct rcache *rc, struct rentry *e)
     rc->newest = e;
 }
 
-const redisReply *rcache_renew(struct rcache *rc, const char *key, unsigned long long serial,
-                               const char *field, const char *value, size_t len, long long now_ms)
+/* @key's copy number @serial if held and its @field is @value (@len bytes; NULL: none). */
+static struct rentry *entry_confirmed(const struct rcache *rc, const char *key,
+                                      unsigned long long serial, const char *field,
+                                      const char *value, size_t len, int *other)
 {
     struct rentry *e = entry_held(rc, key);
     const char *held;
     uint32_t hlen;
 
-    if (e == NULL || e->serial != serial || serial == 0 ||
-        (held = entry_field(e, field, &hlen)) == NULL || hlen != len ||
-        memcmp(held, value, len) != 0)
+    *other = 0;
+    if (e == NULL || e->serial != serial || serial == 0)
         return NULL;
+    if ((held = entry_field(e, field, &hlen)) == NULL || value == NULL || hlen != len ||
+        memcmp(held, value, len) != 0) {
+        *other = 1;
+        return NULL;
+    }
+    return e;
+}
+
+/* Redis has just said @e is as it was: a new age, from @now_ms. */
+static void entry_renew(struct rcache *rc, struct rentry *e, long long now_ms)
+{
+    wheel_remove(rc, e);
     e->expires_ms = expiry(rc, now_ms);
+    wheel_add(rc, e);
+    e->read = 0;
     entry_refresh(rc, e);
+}
+
+const redisReply *rcache_renew(struct rcache *rc, const char *key, unsigned long long serial,
+                               const char *field, const char *value, size_t len, long long now_ms)
+{
+    int other;
+    struct rentry *e = entry_confirmed(rc, key, serial, field, value, len, &other);
+
+    if (e == NULL)
+        return NULL;
+    entry_renew(rc, e, now_ms);
     rc->stats.renewals++;
     return entry_view(rc, e);
+}
+
+long long rcache_due_every(const struct rcache *rc)
+{
+    long long every = rc->max_age_ms / 64;
+
+    if (rc->max_age_ms <= 0)
+        return 0;
+    return every < 20 ? 20 : every > 1000 ? 1000 : every;
+}
+
+size_t rcache_due(struct rcache *rc, long long now_ms, const char *field, size_t max,
+                  rcache_due_cb *cb, void *arg)
+{
+    /*
+     * The slots wholly before now + ahead; a lap behind or more, each slot once. Called
+     * every `every`, a slot is looked at with its copies at least ahead - slot - every
+     * (>= every) from their end, for the answer to come back.
+     */
+    long long ahead_ms = 3 * rcache_due_every(rc), last = (now_ms + ahead_ms) / rc->slot_ms - 1;
+    size_t given = 0;
+    uint32_t len;
+
+    if (!rc->live || rc->max_age_ms <= 0)
+        return 0;
+    if (rc->swept < last - WHEEL_SLOTS + 1)
+        rc->swept = last - WHEEL_SLOTS + 1;
+    for (; rc->swept <= last; rc->swept++) {
+        struct rentry *e = rc->wheel[rc->swept & (WHEEL_SLOTS - 1)];
+        for (; e != NULL; e = e->due_next) {
+            /* Those of a later lap stay; those past their age are left to rcache_lapsed. */
+            if (!e->read || e->expires_ms < now_ms || e->expires_ms > now_ms + ahead_ms ||
+                entry_field(e, field, &len) == NULL)
+                continue;
+            if (given == max)
+                return given; /* the rest of this slot next time */
+            e->read = 0;
+            cb(e->data, e->serial, arg);
+            given++;
+        }
+    }
+    return given;
+}
+
+int rcache_confirm(struct rcache *rc, const char *key, unsigned long long serial, const char *field,
+                   const char *value, size_t len, long long now_ms)
+{
+    int other;
+    struct rentry *e = entry_confirmed(rc, key, serial, field, value, len, &other);
+
+    if (e == NULL) {
+        if (other)
+            rcache_changed(rc, key, strlen(key));
+        return 0;
+    }
+    entry_renew(rc, e, now_ms);
+    rc->stats.renewals_ahead++;
+    return 1;
 }
 
 struct rcache_ticket rcache_ticket(const struct rcache *rc, const char *key)
@@ -463,6 +589,8 @@ unsigned long long rcache_put(struct rcache *rc, const char *key, const redisRep
     e->keylen = (uint32_t)len;
     e->size = size;
     e->expires_ms = expiry(rc, now_ms);
+    wheel_add(rc, e);
+    e->read = 0;
     e->serial = ++rc->serial;
     e->rendering = NULL;
     memcpy(e->data, key, len + 1);
@@ -527,6 +655,7 @@ const char *rcache_attached(struct rcache *rc, const char *key, long long now_ms
         return NULL;
     rc->stats.hits++;
     rc->stats.renderings++;
+    e->read = 1;
     *len = e->rendering_len;
     return e->rendering;
 }

@@ -19,7 +19,9 @@
  * changed, a newer answer replaces it, or it makes room) so that a reader may
  * ask Redis for one field that every write changes (a version) instead of the
  * whole hash, and use the copy again when that field is the same
- * (rcache_lapsed, rcache_renew).
+ * (rcache_lapsed, rcache_renew). A copy read during its age can be confirmed
+ * the same way shortly before the age runs out, without a reader waiting
+ * (rcache_due, rcache_confirm): a key read steadily then never lapses.
  *
  * Not thread-safe: one per event loop. The unit tests drive it without Redis.
  */
@@ -39,15 +41,16 @@ struct rcache_ticket {
 
 struct rcache_stats {
     unsigned long long hits;
-    unsigned long long misses;        /* gets while live that found nothing usable */
-    unsigned long long stores;        /* answers kept */
-    unsigned long long invalidations; /* copies dropped because Redis said the key changed */
-    unsigned long long evictions;     /* copies dropped to stay within max_entries */
-    unsigned long long clears;        /* every copy dropped: a watch lost or gained, a FLUSHALL */
-    unsigned long long renderings;    /* hits that were a copy's rendering (also in hits) */
-    unsigned long long renewals;      /* copies past their age found unchanged: rcache_renew */
-    size_t entries;                   /* those past their age included */
-    size_t bytes;                     /* the copies' own size, headers and renderings included */
+    unsigned long long misses;         /* gets while live that found nothing usable */
+    unsigned long long stores;         /* answers kept */
+    unsigned long long invalidations;  /* copies dropped because Redis said the key changed */
+    unsigned long long evictions;      /* copies dropped to stay within max_entries */
+    unsigned long long clears;         /* every copy dropped: a watch lost or gained, a FLUSHALL */
+    unsigned long long renderings;     /* hits that were a copy's rendering (also in hits) */
+    unsigned long long renewals;       /* copies past their age found unchanged: rcache_renew */
+    unsigned long long renewals_ahead; /* copies found unchanged before it: rcache_confirm */
+    size_t entries;                    /* those past their age included */
+    size_t bytes;                      /* the copies' own size, headers and renderings included */
 };
 
 /* rcache_new - an empty cache, not live. @max_age_ms: a copy older than this is not used
@@ -90,6 +93,34 @@ unsigned long long rcache_lapsed(const struct rcache *rc, const char *key, long 
  */
 const redisReply *rcache_renew(struct rcache *rc, const char *key, unsigned long long serial,
                                const char *field, const char *value, size_t len, long long now_ms);
+
+/* What rcache_due gives: copy number @serial of @key (valid during the call). */
+typedef void rcache_due_cb(const char *key, unsigned long long serial, void *arg);
+
+/*
+ * rcache_due - the copies whose age runs out within three rcache_due_every
+ * of @now_ms, that were read (rcache_get, rcache_attached) since Redis last
+ * gave or confirmed them, and that hold @field: @cb for each, up to @max. A
+ * copy given is taken as unread, so it is given again only if read again.
+ * The caller asks Redis for @field and passes the answer to rcache_confirm.
+ * Each slot of time is looked at once: call every rcache_due_every, or a
+ * copy may lapse first (as any other does). @cb must not change @rc.
+ * @return how many were given.
+ */
+size_t rcache_due(struct rcache *rc, long long now_ms, const char *field, size_t max,
+                  rcache_due_cb *cb, void *arg);
+
+/* rcache_due_every - how often to call rcache_due, in ms; 0 when copies do not age. */
+long long rcache_due_every(const struct rcache *rc);
+
+/*
+ * rcache_confirm - Redis says @field of @key is @value (@len bytes; NULL if it has no such
+ * field or key), as read after rcache_due gave copy number @serial: if that copy is still
+ * held, the same value gives it (and its rendering) a new age; another drops it as changed
+ * (rcache_changed: a change Redis did not report). @return 1 if renewed, else 0.
+ */
+int rcache_confirm(struct rcache *rc, const char *key, unsigned long long serial, const char *field,
+                   const char *value, size_t len, long long now_ms);
 
 /* rcache_ticket - take before sending the read of @key. */
 struct rcache_ticket rcache_ticket(const struct rcache *rc, const char *key);

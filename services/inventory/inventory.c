@@ -18,6 +18,7 @@ struct inventory *inventory_new(const struct config *cfg, struct event_base *bas
         return NULL;
     inv->cfg = cfg;
     if (stock_store_init(&inv->store, cfg, redis) != 0 ||
+        stock_renew_start(&inv->store, base) != 0 ||
         resv_store_init(&inv->resv, &inv->store, base) != 0 ||
         (inv->hub = events_hub_new(cfg, base, &inv->store, srv)) == NULL ||
         http_server_route(srv, stock_routes, stock_nroutes, inv) != 0 ||

@@ -32,6 +32,7 @@ int stock_store_init(struct stock_store *st, const struct config *cfg, struct rc
 {
     st->cfg = cfg;
     st->redis = redis;
+    st->renew_ev = NULL;
     st->script_move = rclient_add_script(redis, "movement", lib_lua, movement_lua);
     st->script_product = rclient_add_script(redis, "product_put", lib_lua, product_put_lua);
     st->script_time = rclient_add_script(redis, "time", NULL, time_lua);
@@ -46,6 +47,9 @@ static unsigned long rules_generation;
 
 void stock_store_release(struct stock_store *st)
 {
+    if (st->renew_ev != NULL)
+        event_free(st->renew_ev);
+    st->renew_ev = NULL;
     free(st->rules);
     st->rules = NULL;
     st->rules_until_ms = 0;
@@ -606,6 +610,76 @@ int stock_answer_renew(struct stock_store *st, const char *sku, stock_answer_cb 
         return -1;
     }
     return 0;
+}
+
+/*
+ * Renewing ahead. A copy of a stock hash read during its age is confirmed by
+ * its version shortly before the age runs out, from a timer, the versions of
+ * all that are due asked in one go: a SKU read steadily never has its copy
+ * found lapsed by a read that would wait for Redis (stock_answer_renew).
+ */
+#define RENEW_AHEAD_MAX 4096 /* versions asked for at one tick; the rest at the next */
+
+struct ahead_call {
+    struct rclient *redis;
+    unsigned long long serial;
+    char key[KEY_MAX];
+};
+
+static void on_ahead_version(redisReply *reply, const char *err, void *arg)
+{
+    struct ahead_call *call = arg;
+    struct rcache *cache;
+
+    /* No answer (Redis gone, or the daemon stopping): the copy lapses as any other. */
+    if (err == NULL && reply->type != REDIS_REPLY_ERROR &&
+        (cache = rclient_cache(call->redis)) != NULL)
+        rcache_confirm(cache, call->key, call->serial, STOCK_VERSION_FIELD,
+                       reply->type == REDIS_REPLY_STRING ? reply->str : NULL,
+                       reply->type == REDIS_REPLY_STRING ? reply->len : 0, monotonic_ms());
+    free(call);
+}
+
+static void ahead_ask(const char *key, unsigned long long serial, void *arg)
+{
+    struct stock_store *st = arg;
+    size_t len = strlen(key);
+    struct ahead_call *call;
+    const char *argv[3];
+
+    if (len >= KEY_MAX || (call = malloc(sizeof(*call))) == NULL)
+        return;
+    call->redis = st->redis;
+    call->serial = serial;
+    memcpy(call->key, key, len + 1);
+    argv[0] = "HGET";
+    argv[1] = call->key;
+    argv[2] = STOCK_VERSION_FIELD;
+    if (rclient_command(st->redis, on_ahead_version, call, 3, argv, NULL) != 0)
+        free(call);
+}
+
+static void on_renew_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct stock_store *st = arg;
+    struct rcache *cache = rclient_cache(st->redis);
+
+    (void)fd;
+    (void)what;
+    if (rclient_ready(st->redis))
+        rcache_due(cache, monotonic_ms(), STOCK_VERSION_FIELD, RENEW_AHEAD_MAX, ahead_ask, st);
+}
+
+int stock_renew_start(struct stock_store *st, struct event_base *base)
+{
+    struct rcache *cache = rclient_cache(st->redis);
+    long long every = cache != NULL ? rcache_due_every(cache) : 0;
+    struct timeval tv = {every / 1000, (every % 1000) * 1000};
+
+    if (every == 0)
+        return 0;
+    st->renew_ev = event_new(base, -1, EV_PERSIST, on_renew_tick, st);
+    return st->renew_ev != NULL && event_add(st->renew_ev, &tv) == 0 ? 0 : -1;
 }
 
 void stock_answer_keep(struct stock_store *st, const struct stock_snapshot *snap, size_t i,

@@ -28,6 +28,8 @@
 #include "services/inventory/stock_logic.h"
 
 struct config;
+struct event;
+struct event_base;
 struct rclient;
 
 struct stock_store {
@@ -48,12 +50,19 @@ struct stock_store {
     long long rules_until_ms; /* 0: none kept */
     unsigned long rules_generation;
     unsigned long long rules_tag; /* what the kept rules say, as a number */
+
+    struct event *renew_ev; /* stock_renew_start's timer, or NULL */
 };
 
 #define STOCK_RULES_TTL_MS 1000
 
 /* stock_store_init - register the scripts. @return 0 or -1. */
 int stock_store_init(struct stock_store *st, const struct config *cfg, struct rclient *redis);
+/* stock_renew_start - on @base, confirm by their versions the read cache's copies of stock
+ * hashes read during their age, before it runs out (rcache_due). Nothing when there is no
+ * read cache or its copies do not age. Once per read cache. @return 0 or -1. */
+int stock_renew_start(struct stock_store *st, struct event_base *base);
+
 /* stock_store_release - free what the store keeps. */
 void stock_store_release(struct stock_store *st);
 

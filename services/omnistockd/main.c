@@ -90,6 +90,10 @@ static void read_cache_metrics(const struct rcache *cache, struct evbuffer *out)
         "Redis gave the same version (counted in misses, as the read that asked).\n"
         "# TYPE omnistock_read_cache_renewals_total counter\n"
         "omnistock_read_cache_renewals_total %llu\n"
+        "# HELP omnistock_read_cache_renewals_ahead_total Copies read during their age that "
+        "Redis gave the same version for before it ran out, asked with no read waiting.\n"
+        "# TYPE omnistock_read_cache_renewals_ahead_total counter\n"
+        "omnistock_read_cache_renewals_ahead_total %llu\n"
         "# HELP omnistock_read_cache_invalidations_total Copies dropped because Redis said "
         "the key changed.\n"
         "# TYPE omnistock_read_cache_invalidations_total counter\n"
@@ -108,8 +112,8 @@ static void read_cache_metrics(const struct rcache *cache, struct evbuffer *out)
         "# HELP omnistock_read_cache_bytes Memory the copies take.\n"
         "# TYPE omnistock_read_cache_bytes gauge\n"
         "omnistock_read_cache_bytes %zu\n",
-        rcache_live(cache), s->hits, s->misses, s->renderings, s->renewals, s->invalidations,
-        s->evictions, s->clears, s->entries, s->bytes);
+        rcache_live(cache), s->hits, s->misses, s->renderings, s->renewals, s->renewals_ahead,
+        s->invalidations, s->evictions, s->clears, s->entries, s->bytes);
 }
 
 static void metrics(struct request *r)

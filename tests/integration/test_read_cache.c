@@ -18,6 +18,8 @@
  * - a copy past its age asks Redis for the SKU's version alone: the same
  *   renews it and its kept answer, another (a change Redis never reported)
  *   reads the hash whole;
+ * - a copy read during its age is confirmed by its version before the age
+ *   runs out: a SKU read steadily never waits for Redis;
  * - read_cache.entries bounds the copies, max_age_ms their age, entries 0
  *   turns the cache off, and values out of range are config errors.
  */
@@ -386,12 +388,16 @@ static void test_read_cache__entries_and_age_are_bounded(void **state)
     assert_true(harness_metric(h, "omnistock_read_cache_entries") == 2);
     assert_true(harness_metric(h, "omnistock_read_cache_evictions_total") >= 7);
     assert_true(harness_metric(h, "omnistock_read_cache_hits_total") == 0);
-    /* One SKU: a copy for at least half of max_age_ms, none once it is older than that. */
+    /*
+     * One SKU: a copy for at least half of max_age_ms, none once Redis has not confirmed it
+     * for max_age_ms. Read during its age, it is confirmed before the age runs out (the
+     * test below); not read since, it lapses within the next age at the latest.
+     */
     assert_int_equal(on_hand(h, "CUP-1"), 10);
     misses = harness_metric(h, "omnistock_read_cache_misses_total");
     assert_int_equal(on_hand(h, "CUP-1"), 10);
     assert_true(harness_metric(h, "omnistock_read_cache_misses_total") == misses);
-    harness_sleep_ms(700);
+    harness_sleep_ms(1300);
     assert_int_equal(on_hand(h, "CUP-1"), 10);
     assert_true(harness_metric(h, "omnistock_read_cache_misses_total") == misses + 1);
     assert_int_equal(harness_stop(h), 0);
@@ -478,8 +484,9 @@ static void test_read_cache__a_copy_past_its_age_is_checked_by_its_version(void 
     web = web_available(h, "CUP-1");
     renewals = harness_metric(h, "omnistock_read_cache_renewals_total");
     answers = harness_metric(h, "omnistock_read_cache_answers_total");
-    /* Past its age, unchanged: one HGET, and the very answer kept with the copy. */
-    harness_sleep_ms(700);
+    /* Past its age, unchanged: one HGET, and the very answer kept with the copy. (Read twice,
+     * the copy may be confirmed ahead of its age first; then it lapses unread by 1200 ms.) */
+    harness_sleep_ms(1300);
     hget = redis_calls(h, "hget");
     hgetall = redis_calls(h, "hgetall");
     again = stock_body(h, "CUP-1");
@@ -491,8 +498,8 @@ static void test_read_cache__a_copy_past_its_age_is_checked_by_its_version(void 
     assert_true(redis_calls(h, "hget") >= hget + 1);
     /* The stock hash was not read whole (the location rules may have been: kept for a second). */
     assert_true(redis_calls(h, "hgetall") <= hgetall + 1);
-    /* A query's read the same way. */
-    harness_sleep_ms(700);
+    /* A query's read the same way (the answer given counts as a read: 1300 ms again). */
+    harness_sleep_ms(1300);
     hget = redis_calls(h, "hget");
     hgetall = redis_calls(h, "hgetall");
     assert_int_equal(web_available(h, "CUP-1"), web);
@@ -512,6 +519,49 @@ static void test_read_cache__a_copy_past_its_age_is_checked_by_its_version(void 
     harness_sleep_ms(700);
     assert_int_equal(web_available(h, "CUP-1"), web);
     assert_true(harness_metric(h, "omnistock_read_cache_renewals_total") == renewals + 2);
+    assert_int_equal(harness_stop(h), 0);
+}
+
+/*
+ * A SKU read steadily: its copy, read during its age, is confirmed by its
+ * version before the age runs out, with no read waiting on Redis. Every read
+ * for more than an age comes from the cache (no miss: the stock hash is not
+ * asked for), the same answer. A SKU read once is not confirmed: it lapses,
+ * and its next read asks Redis. With max_age_ms 4000 the daemon looks for
+ * copies due every 62 ms and asks about those with 187 ms or less to go.
+ */
+static void test_read_cache__a_sku_read_steadily_never_waits_for_redis(void **state)
+{
+    static const char *const skus[] = {"CUP-1", "CUP-2"};
+    struct harness *h = harness_start_config("{\"read_cache\": {\"max_age_ms\": 4000}}");
+    double misses, renewals, ahead;
+    long long start;
+    char *first, *again;
+
+    (void)state;
+    assert_non_null(h);
+    catalogue(h, skus, 2);
+    first = stock_body(h, "CUP-1");
+    assert_int_equal(on_hand(h, "CUP-2"), 10);
+    misses = harness_metric(h, "omnistock_read_cache_misses_total");
+    renewals = harness_metric(h, "omnistock_read_cache_renewals_total");
+    ahead = harness_metric(h, "omnistock_read_cache_renewals_ahead_total");
+    start = harness_now_ms();
+    while (harness_now_ms() - start < 4500) {
+        again = stock_body(h, "CUP-1");
+        assert_string_equal(again, first);
+        free(again);
+        harness_sleep_ms(100);
+    }
+    /* Confirmed at least once (the copy's first age is 2 to 4 s), never found lapsed. */
+    assert_true(harness_metric(h, "omnistock_read_cache_renewals_ahead_total") >= ahead + 1);
+    assert_true(harness_metric(h, "omnistock_read_cache_misses_total") == misses);
+    assert_true(harness_metric(h, "omnistock_read_cache_renewals_total") == renewals);
+    /* CUP-2, read once, 4.5 s ago: past its age, not confirmed ahead; the read asks. */
+    assert_int_equal(on_hand(h, "CUP-2"), 10);
+    assert_true(harness_metric(h, "omnistock_read_cache_misses_total") == misses + 1);
+    assert_true(harness_metric(h, "omnistock_read_cache_renewals_total") == renewals + 1);
+    free(first);
     assert_int_equal(harness_stop(h), 0);
 }
 
@@ -603,6 +653,7 @@ int main(void)
     const struct CMUnitTest alone[] = {
         cmocka_unit_test(test_read_cache__entries_and_age_are_bounded),
         cmocka_unit_test(test_read_cache__a_copy_past_its_age_is_checked_by_its_version),
+        cmocka_unit_test(test_read_cache__a_sku_read_steadily_never_waits_for_redis),
         cmocka_unit_test(test_read_cache__entries_0_turns_it_off),
         cmocka_unit_test(test_read_cache__a_redis_that_refuses_tracking_still_serves),
         cmocka_unit_test(test_read_cache__values_out_of_range_are_config_errors),

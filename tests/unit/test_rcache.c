@@ -3,7 +3,9 @@
  * was made from; Redis's news of a change drops it and voids the tickets of
  * reads of the same hash tag still in flight; nothing is used or kept while
  * the news is not heard; copies age out, those made together apart, one past
- * its age is renewed by its version alone, and the oldest make room. A
+ * its age is renewed by its version alone, one read during its age is given
+ * to be confirmed by its version shortly before the age runs out (and only
+ * then, and once), and the oldest make room. A
  * copy's rendering is given with its copy only, made from that copy and with
  * the tag asked for, and goes when the copy goes.
  */
@@ -547,6 +549,202 @@ static void test_rcache__a_rendering_is_kept_only_on_the_copy_it_was_made_from(v
     rcache_free(rc);
 }
 
+/* What rcache_due gave, in order. */
+struct given {
+    size_t n;
+    char keys[64][32];
+    unsigned long long serials[64];
+};
+
+static void give(const char *key, unsigned long long serial, void *arg)
+{
+    struct given *g = arg;
+
+    assert_true(g->n < 64);
+    snprintf(g->keys[g->n], sizeof(g->keys[0]), "%s", key);
+    g->serials[g->n++] = serial;
+}
+
+/* Put @key without reading it. */
+static unsigned long long put(struct rcache *rc, const char *key, const char *on_hand,
+                              long long now)
+{
+    struct fake f;
+
+    return rcache_put(rc, key, levels(&f, on_hand), rcache_ticket(rc, key), now);
+}
+
+/* rcache_due every rcache_due_every from @from to @to; *@at: when the first was given. */
+static void due_from_to(struct rcache *rc, long long from, long long to, struct given *g,
+                        long long *at)
+{
+    for (long long t = from; t <= to; t += rcache_due_every(rc)) {
+        size_t before = g->n;
+        rcache_due(rc, t, ":v", 64, give, g);
+        if (at != NULL && before == 0 && g->n > 0)
+            *at = t;
+    }
+}
+
+/*
+ * A copy read during its age is given once, before its age runs out and not
+ * long before, to be confirmed: the same version gives it and its rendering
+ * a new age. One not read since it was made or confirmed is not given.
+ */
+static void test_rcache__a_copy_read_is_confirmed_before_its_age_runs_out(void **state)
+{
+    struct rcache *rc = rcache_new(16, 1000);
+    struct given g = {0};
+    long long at = -1, every = rcache_due_every(rc);
+    unsigned long long a;
+    size_t len;
+
+    (void)state;
+    assert_int_equal(every, 20);
+    rcache_set_live(rc, 1);
+    a = put(rc, "{p01}:sku:A", "5:0:0", 0);
+    assert_int_equal(rcache_attach(rc, "{p01}:sku:A", a, 7, "answer", 6), 0);
+    put(rc, "{p02}:sku:B", "6:0:0", 0); /* never read */
+    assert_non_null(rcache_get(rc, "{p01}:sku:A", 100));
+    due_from_to(rc, 0, 2000, &g, &at);
+    assert_int_equal(g.n, 1);
+    assert_string_equal(g.keys[0], "{p01}:sku:A");
+    assert_int_equal(g.serials[0], a);
+    /* Given while still young, within three calls of its end (and not before half an age). */
+    assert_true(at >= 500 - 3 * every);
+    assert_non_null(rcache_get(rc, "{p01}:sku:A", at));
+    assert_null(rcache_get(rc, "{p01}:sku:A", at + 3 * every + 1));
+    assert_null(rcache_get(rc, "{p02}:sku:B", 1001));
+    /* Confirmed (the answer came back at once): a new age, with its rendering. */
+    rcache_free(rc);
+    rc = rcache_new(16, 1000);
+    rcache_set_live(rc, 1);
+    memset(&g, 0, sizeof(g));
+    a = put(rc, "{p01}:sku:A", "5:0:0", 0);
+    assert_int_equal(rcache_attach(rc, "{p01}:sku:A", a, 7, "answer", 6), 0);
+    assert_non_null(rcache_attached(rc, "{p01}:sku:A", 100, 7, &len)); /* a read too */
+    at = -1;
+    for (long long t = 0; t <= 1000 && g.n == 0; t += every) {
+        rcache_due(rc, t, ":v", 64, give, &g);
+        at = t;
+    }
+    assert_int_equal(g.n, 1);
+    assert_int_equal(rcache_confirm(rc, "{p01}:sku:A", a, ":v", "3", 1, at), 1);
+    assert_int_equal(rcache_stats(rc)->renewals_ahead, 1);
+    assert_int_equal(rcache_stats(rc)->renewals, 0);
+    assert_int_equal(rcache_serial(rc, "{p01}:sku:A"), a);
+    assert_non_null(rcache_attached(rc, "{p01}:sku:A", at + 500, 7, &len));
+    assert_memory_equal(rcache_attached(rc, "{p01}:sku:A", at + 500, 7, &len), "answer", 6);
+    /* Given once: read since (above), so given again before the new age runs out... */
+    memset(&g, 0, sizeof(g));
+    due_from_to(rc, at + every, at + 2000, &g, NULL);
+    assert_int_equal(g.n, 1);
+    /* ...and, not confirmed nor read again, lapsed, never given again. */
+    assert_null(rcache_get(rc, "{p01}:sku:A", at + 1001));
+    due_from_to(rc, at + 2000, at + 5000, &g, NULL);
+    assert_int_equal(g.n, 1);
+    assert_int_equal(rcache_lapsed(rc, "{p01}:sku:A", at + 5000, ":v"), a);
+    rcache_free(rc);
+}
+
+/*
+ * Confirming: another version (a change Redis did not report), or none, drops
+ * the copy; an answer about a copy replaced since leaves the new one alone.
+ */
+static void test_rcache__confirming_another_version_drops_the_copy(void **state)
+{
+    struct rcache *rc = rcache_new(16, 1000);
+    struct given g = {0};
+    unsigned long long a, b;
+
+    (void)state;
+    rcache_set_live(rc, 1);
+    a = put(rc, "{p01}:sku:A", "5:0:0", 0);
+    b = put(rc, "{p02}:sku:B", "6:0:0", 0);
+    assert_non_null(rcache_get(rc, "{p01}:sku:A", 1));
+    assert_non_null(rcache_get(rc, "{p02}:sku:B", 1));
+    due_from_to(rc, 0, 1000, &g, NULL);
+    assert_int_equal(g.n, 2);
+    /* A change Redis did not report: the copy goes, and the tickets of its tag. */
+    {
+        struct rcache_ticket t = rcache_ticket(rc, "{p01}:sku:C");
+        assert_int_equal(rcache_confirm(rc, "{p01}:sku:A", a, ":v", "4", 1, 600), 0);
+        assert_false(rcache_ticket_holds(rc, "{p01}:sku:C", t));
+    }
+    assert_int_equal(rcache_serial(rc, "{p01}:sku:A"), 0);
+    assert_int_equal(rcache_stats(rc)->invalidations, 1);
+    /* No version at all (the hash gone): the same. */
+    assert_int_equal(rcache_confirm(rc, "{p02}:sku:B", b, ":v", NULL, 0, 600), 0);
+    assert_int_equal(rcache_serial(rc, "{p02}:sku:B"), 0);
+    /* A copy replaced meanwhile is not the one asked about: left as it is. */
+    a = put(rc, "{p01}:sku:A", "5:0:0", 2000);
+    assert_non_null(rcache_get(rc, "{p01}:sku:A", 2001));
+    memset(&g, 0, sizeof(g));
+    due_from_to(rc, 2000, 3000, &g, NULL);
+    assert_int_equal(g.n, 1);
+    b = put(rc, "{p01}:sku:A", "7:0:0", 2400);
+    assert_int_equal(rcache_confirm(rc, "{p01}:sku:A", a, ":v", "9", 1, 2401), 0);
+    assert_int_equal(rcache_serial(rc, "{p01}:sku:A"), b);
+    assert_int_equal(rcache_confirm(rc, "{p01}:sku:A", a, ":v", "3", 1, 2401), 0);
+    assert_int_equal(rcache_stats(rc)->renewals_ahead, 0);
+    /* A copy without the field is never given; nor any while changes are not heard. */
+    {
+        struct fake f;
+        const char *s[] = {"name", "mug"};
+        rcache_put(rc, "{p03}:prod:A", fake_reply(&f, 2, s, NULL),
+                   rcache_ticket(rc, "{p03}:prod:A"), 3000);
+        assert_non_null(rcache_get(rc, "{p03}:prod:A", 3001));
+        assert_non_null(rcache_get(rc, "{p01}:sku:A", 3001));
+        memset(&g, 0, sizeof(g));
+        rcache_set_live(rc, 0);
+        due_from_to(rc, 3000, 4000, &g, NULL);
+        assert_int_equal(g.n, 0);
+        rcache_set_live(rc, 1);
+        rcache_put(rc, "{p03}:prod:B", fake_reply(&f, 2, s, NULL),
+                   rcache_ticket(rc, "{p03}:prod:B"), 4000);
+        assert_non_null(rcache_get(rc, "{p03}:prod:B", 4001));
+        due_from_to(rc, 4000, 5000, &g, NULL);
+        assert_int_equal(g.n, 0);
+    }
+    rcache_free(rc);
+}
+
+/* Many due at once: @max at a call, the rest at the next; copies that do not age: never. */
+static void test_rcache__copies_due_together_are_given_in_turns(void **state)
+{
+    struct rcache *rc = rcache_new(64, 1000);
+    struct given g = {0};
+    char key[32];
+    size_t total = 0, calls = 0;
+
+    (void)state;
+    rcache_set_live(rc, 1);
+    for (int i = 0; i < 40; i++) {
+        snprintf(key, sizeof(key), "{p01}:sku:S%d", i);
+        put(rc, key, "5:0:0", 0);
+        assert_non_null(rcache_get(rc, key, 1));
+    }
+    for (long long t = 0; t <= 1000; t += rcache_due_every(rc)) {
+        size_t n;
+        g.n = 0;
+        n = rcache_due(rc, t, ":v", 3, give, &g);
+        assert_int_equal(n, g.n);
+        assert_true(n <= 3);
+        total += n;
+        calls += n > 0;
+    }
+    assert_int_equal(total, 40);
+    assert_true(calls >= 14);
+    rcache_free(rc);
+    rc = rcache_new(64, 0);
+    rcache_set_live(rc, 1);
+    assert_int_equal(rcache_due_every(rc), 0);
+    put(rc, "{p01}:sku:A", "5:0:0", 0);
+    assert_non_null(rcache_get(rc, "{p01}:sku:A", 1));
+    assert_int_equal(rcache_due(rc, 1000000, ":v", 3, give, &g), 0);
+    rcache_free(rc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -565,6 +763,9 @@ int main(void)
         cmocka_unit_test(test_rcache__copies_made_together_lapse_apart),
         cmocka_unit_test(test_rcache__a_lapsed_copy_is_renewed_by_its_version_alone),
         cmocka_unit_test(test_rcache__a_renewed_copy_is_the_last_to_make_room),
+        cmocka_unit_test(test_rcache__a_copy_read_is_confirmed_before_its_age_runs_out),
+        cmocka_unit_test(test_rcache__confirming_another_version_drops_the_copy),
+        cmocka_unit_test(test_rcache__copies_due_together_are_given_in_turns),
         cmocka_unit_test(test_rcache__the_oldest_make_room),
         cmocka_unit_test(test_rcache__only_arrays_of_strings_are_kept),
         cmocka_unit_test(test_rcache__many_keys_and_a_large_copy),
