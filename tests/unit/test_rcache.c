@@ -694,6 +694,7 @@ static void test_rcache__confirming_another_version_drops_the_copy(void **state)
         rcache_put(rc, "{p03}:prod:A", fake_reply(&f, 2, s, NULL),
                    rcache_ticket(rc, "{p03}:prod:A"), 3000);
         assert_non_null(rcache_get(rc, "{p03}:prod:A", 3001));
+        put(rc, "{p01}:sku:A", "7:0:0", 3000);
         assert_non_null(rcache_get(rc, "{p01}:sku:A", 3001));
         memset(&g, 0, sizeof(g));
         rcache_set_live(rc, 0);
@@ -727,14 +728,32 @@ static void test_rcache__copies_due_together_are_given_in_turns(void **state)
     for (long long t = 0; t <= 1000; t += rcache_due_every(rc)) {
         size_t n;
         g.n = 0;
-        n = rcache_due(rc, t, ":v", 3, give, &g);
+        n = rcache_due(rc, t, ":v", 5, give, &g);
         assert_int_equal(n, g.n);
-        assert_true(n <= 3);
+        assert_true(n <= 5);
         total += n;
         calls += n > 0;
     }
     assert_int_equal(total, 40);
-    assert_true(calls >= 14);
+    assert_true(calls >= 8);
+    rcache_free(rc);
+    /* An age of 1 ms: copies made together all end together. Ten due, four at a call. */
+    rc = rcache_new(64, 1);
+    rcache_set_live(rc, 1);
+    for (int i = 0; i < 10; i++) {
+        snprintf(key, sizeof(key), "{p01}:sku:T%d", i);
+        put(rc, key, "5:0:0", 1000);
+        assert_non_null(rcache_get(rc, key, 1000));
+    }
+    g.n = 0;
+    assert_int_equal(rcache_due(rc, 1000, ":v", 4, give, &g), 4);
+    assert_int_equal(rcache_due(rc, 1000, ":v", 4, give, &g), 4);
+    assert_int_equal(rcache_due(rc, 1000, ":v", 4, give, &g), 2);
+    assert_int_equal(rcache_due(rc, 1000, ":v", 4, give, &g), 0);
+    for (size_t i = 0; i < g.n; i++) {
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(g.keys[i], g.keys[j]);
+    }
     rcache_free(rc);
     rc = rcache_new(64, 0);
     rcache_set_live(rc, 1);
