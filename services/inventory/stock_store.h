@@ -52,7 +52,6 @@ struct stock_store {
     unsigned long long rules_tag; /* what the kept rules say, as a number */
 
     struct event *renew_ev; /* stock_renew_start's timer, or NULL */
-    size_t renew_max;       /* versions it asks for at a tick, at most */
 };
 
 #define STOCK_RULES_TTL_MS 1000
