@@ -617,7 +617,7 @@ int stock_answer_renew(struct stock_store *st, const char *sku, stock_answer_cb 
  * its version shortly before the age runs out, from a timer: a SKU read
  * steadily never has its copy found lapsed by a read that would wait for
  * Redis (stock_answer_renew). The versions go in batches, the next one soon
- * after while more are due: a catalogue's worth at once (2,000 a second at
+ * after while more are due: every copy due at once (up to 3,500 a tick at
  * 100,000 copies and the default age) held the loop for milliseconds, and
  * the reads waiting behind it.
  */
