@@ -103,8 +103,9 @@ typedef void rcache_due_cb(const char *key, unsigned long long serial, void *arg
  * gave or confirmed them, and that hold @field: @cb for each, up to @max. A
  * copy given is taken as unread, so it is given again only if read again.
  * The caller asks Redis for @field and passes the answer to rcache_confirm.
- * Each slot of time is looked at once: call every rcache_due_every, or a
- * copy may lapse first (as any other does). @cb must not change @rc.
+ * Each slot of time is looked at once: call at least every rcache_due_every
+ * (sooner is fine: after a call that gave @max, say), or a copy may lapse
+ * first (as any other does). @cb must not change @rc.
  * @return how many were given.
  */
 size_t rcache_due(struct rcache *rc, long long now_ms, const char *field, size_t max,
