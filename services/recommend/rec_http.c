@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
 #include <hiredis/hiredis.h>
 
 #include "common/config.h"
@@ -197,7 +198,8 @@ static json_t *answer_new(const struct rec_op *op, int resolved, const char *how
  * An answer that names no customer, session, reservation or basket depends on
  * the model's counts, the location rules, and the stock and products of the
  * primary and its strong candidates. It is kept for at most
- * recommendations.answer_cache_ms and given again while none of those changed.
+ * recommendations.answer_cache_ms (longer if confirmed: "Answers confirmed
+ * ahead") and given again while none of those changed.
  * The read cache hears of every change to them (stock hashes, products, the
  * rules of each partition, and {rec}:n, which every order learnt changes): the
  * answer holds the read cache's tickets (rcache.h) of the partitions it read
@@ -205,11 +207,17 @@ static json_t *answer_new(const struct rec_op *op, int resolved, const char *how
  * they all still hold; a PUT /v1/locations through this daemon also moves the
  * rules' generation. Kept: the body, the outcome, the audit entry (written
  * again for each answer given: it is what the customer was shown), the rules'
- * generation, then per partition read and for {rec}: "{pNN}" or "{rec}", and
- * the ticket's bytes (struct rcache_ticket as it is in memory: these copies
- * never leave the process, and an answer given again reads them without
- * parsing numbers).
+ * generation, ":total" and the model's count of orders it was made from,
+ * ":made" and when (mono_ms), then per partition read and for {rec}: "{pNN}"
+ * or "{rec}", and the ticket's bytes (struct rcache_ticket as it is in memory:
+ * these copies never leave the process, and an answer given again reads them
+ * without parsing numbers). Read as pairs, the copy holds ":total" as a field
+ * (rcache_due, rcache_confirm: see "Answers confirmed ahead").
  */
+
+#define ANSWER_HEAD  8        /* the elements before the tickets */
+#define MODEL_TOTAL  ":total" /* {rec}:n's count of orders: moved by every order learnt */
+#define MODEL_COUNTS "{rec}:n"
 
 static struct rcache *read_cache_of(const struct request *r)
 {
@@ -232,27 +240,35 @@ static int answer_keepable(struct rec_op *op)
     return 1;
 }
 
-/* The kept answer for @op, if it still holds: given, counted and audited. @return 1 if so. */
-static int answer_reused(struct rec_op *op)
+/* Whether the kept answer @e still holds: the rules' generation and every ticket as they were. */
+static int answer_holds(const struct rcache *reads, const redisReply *e)
 {
-    struct rcache *reads = read_cache_of(op->r);
-    const redisReply *e = rcache_get(store_of(op->r)->answers, op->cache_key, mono_ms());
     struct rcache_ticket t;
     unsigned long generation;
 
-    if (e == NULL || e->elements < 4 || (e->elements - 4) % 2 != 0 ||
+    if (e->elements < ANSWER_HEAD || (e->elements - ANSWER_HEAD) % 2 != 0 ||
         e->element[3]->len != sizeof(generation))
         return 0;
     memcpy(&generation, e->element[3]->str, sizeof(generation));
     if (generation != stock_rules_generation())
         return 0;
-    for (size_t i = 4; i < e->elements; i += 2) {
+    for (size_t i = ANSWER_HEAD; i < e->elements; i += 2) {
         if (e->element[i + 1]->len != sizeof(t))
             return 0;
         memcpy(&t, e->element[i + 1]->str, sizeof(t));
         if (!rcache_ticket_holds(reads, e->element[i]->str, t))
             return 0;
     }
+    return 1;
+}
+
+/* The kept answer for @op, if it still holds: given, counted and audited. @return 1 if so. */
+static int answer_reused(struct rec_op *op)
+{
+    const redisReply *e = rcache_get(store_of(op->r)->answers, op->cache_key, mono_ms());
+
+    if (e == NULL || !answer_holds(read_cache_of(op->r), e))
+        return 0;
     count(op->r, "omnistock_recommendations_total", "Recommendation answers by outcome.", "outcome",
           e->element[1]->str);
     metrics_counter_add(request_metrics(op->r), "omnistock_recommendations_reused_total",
@@ -289,9 +305,11 @@ static void answer_keep(struct rec_op *op, const char *text, const char *outcome
     char(*keys)[16] = NULL;
     struct rcache_ticket *held = NULL;
     redisReply *elems = NULL, **ptrs = NULL, top;
+    char total[24];
+    long long made = mono_ms();
     size_t k = 0;
 
-    if (part == NULL)
+    if (part == NULL || op->model == NULL)
         goto out;
     part[partition_of(op->q.sku, n)] = 1;
     for (size_t i = 0; i < op->ncheck; i++)
@@ -300,10 +318,11 @@ static void answer_keep(struct rec_op *op, const char *text, const char *outcome
         used += part[p];
     keys = calloc(used, sizeof(*keys));
     held = calloc(used + 1, sizeof(*held));
-    elems = calloc(6 + 2 * used, sizeof(*elems));
-    ptrs = calloc(6 + 2 * used, sizeof(*ptrs));
+    elems = calloc(ANSWER_HEAD + 2 + 2 * used, sizeof(*elems));
+    ptrs = calloc(ANSWER_HEAD + 2 + 2 * used, sizeof(*ptrs));
     if (keys == NULL || held == NULL || elems == NULL || ptrs == NULL)
         goto out;
+    snprintf(total, sizeof(total), "%lld", op->model->total);
     {
         const char *head[] = {text, outcome, op->audit_text ? op->audit_text : ""};
         for (; k < 3; k++) {
@@ -312,6 +331,14 @@ static void answer_keep(struct rec_op *op, const char *text, const char *outcome
         }
         elems[k].str = (char *)&op->rules_generation;
         elems[k++].len = sizeof(op->rules_generation);
+        elems[k].str = MODEL_TOTAL;
+        elems[k++].len = strlen(MODEL_TOTAL);
+        elems[k].str = total;
+        elems[k++].len = strlen(total);
+        elems[k].str = ":made";
+        elems[k++].len = 5;
+        elems[k].str = (char *)&made;
+        elems[k++].len = sizeof(made);
     }
     for (unsigned p = 0, u = 0; p < n; p++) {
         if (!part[p])
@@ -370,6 +397,133 @@ static void answer(struct rec_op *op, json_t *body, const char *outcome)
     answer_keep(op, text, outcome);
     request_reply_stored(op->r, 200, text, strlen(text), 0);
     free(text);
+}
+
+/*
+ * ---- Answers confirmed ahead ----
+ *
+ * An answer given again during its age (answer_cache_ms) is confirmed shortly
+ * before the age runs out, from a timer, so that a product page seen steadily
+ * is not made afresh every second. The daemon asks Redis for the model's
+ * count of orders: every order learnt moves it, and nothing else changes the
+ * model. The same count, with the rules' generation and every ticket of the
+ * answer as they were, means a fresh answer would be this one byte for byte
+ * (its stock and products would come from the same copies): the answer gets
+ * another age. One HGET a tick for all the answers due. An answer is not
+ * confirmed past read_cache.max_age_ms from when it was made: by then the
+ * copies it was made from are checked against Redis again, and so is it, made
+ * afresh. An answer nobody asked for lapses as before.
+ */
+#define CONFIRM_BATCH    128 /* answers confirmed by one HGET */
+#define CONFIRM_AGAIN_MS 2   /* the next batch, while more are due */
+
+struct confirm_call {
+    struct recommend *rec;
+    size_t n;
+    struct {
+        unsigned long long serial;
+        char key[3 * PROTO_ID_SIZE];
+    } due[CONFIRM_BATCH];
+};
+
+static void confirm_add(const char *key, unsigned long long serial, void *arg)
+{
+    struct confirm_call *call = arg;
+    size_t len = strlen(key);
+
+    if (call->n == CONFIRM_BATCH || len >= sizeof(call->due[0].key))
+        return; /* never: rcache_due gives at most CONFIRM_BATCH, keys are answer_keepable's */
+    call->due[call->n].serial = serial;
+    memcpy(call->due[call->n].key, key, len + 1);
+    call->n++;
+}
+
+/* Whether @e, made at its ":made", is still young enough for the copies it was made from. */
+static int answer_young(const redisReply *e, long long now, long long max_age_ms)
+{
+    long long made;
+
+    if (e->element[7]->len != sizeof(made))
+        return 0;
+    memcpy(&made, e->element[7]->str, sizeof(made));
+    return max_age_ms <= 0 || now - made < max_age_ms;
+}
+
+static void on_model_total(redisReply *reply, const char *err, void *arg)
+{
+    struct confirm_call *call = arg;
+    struct rec_store *rs = &call->rec->store;
+    struct rcache *reads = rclient_cache(rs->redis);
+    long long now = mono_ms();
+    const char *total = "0"; /* no order learnt yet: rec_read.lua's count too */
+    size_t len = 1, confirmed = 0;
+
+    /* No answer (Redis gone, or the daemon stopping): the answers lapse as any other. */
+    if (err != NULL || reply->type == REDIS_REPLY_ERROR || rs->answers == NULL || reads == NULL) {
+        free(call);
+        return;
+    }
+    if (reply->type == REDIS_REPLY_STRING) {
+        total = reply->str;
+        len = reply->len;
+    }
+    for (size_t i = 0; i < call->n; i++) {
+        const char *key = call->due[i].key;
+        unsigned long long serial;
+        const redisReply *e = rcache_get_numbered(rs->answers, key, now, &serial);
+
+        if (e == NULL || serial != call->due[i].serial)
+            continue; /* made again meanwhile, or lapsed: nothing to confirm */
+        if (!answer_holds(reads, e) || !answer_young(e, now, rs->cfg->read_cache_max_age_ms))
+            rcache_changed(rs->answers, key, strlen(key));
+        else
+            confirmed +=
+                (size_t)rcache_confirm(rs->answers, key, serial, MODEL_TOTAL, total, len, now);
+    }
+    if (confirmed > 0)
+        metrics_counter_add(http_server_metrics(call->rec->srv),
+                            "omnistock_recommendations_confirmed_total",
+                            "Anonymous recommendation answers given another age: the model's count "
+                            "of orders unchanged.",
+                            NULL, confirmed);
+    free(call);
+}
+
+static void confirm_arm(struct recommend *rec, long long ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+    event_add(rec->confirm, &tv);
+}
+
+static void on_confirm_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct recommend *rec = arg;
+    struct rec_store *rs = &rec->store;
+    const char *argv[] = {"HGET", MODEL_COUNTS, MODEL_TOTAL};
+    struct confirm_call *call;
+    size_t given = 0;
+
+    (void)fd;
+    (void)what;
+    if (rclient_ready(rs->redis) && (call = malloc(sizeof(*call))) != NULL) {
+        call->rec = rec;
+        call->n = 0;
+        given = rcache_due(rs->answers, mono_ms(), MODEL_TOTAL, CONFIRM_BATCH, confirm_add, call);
+        if (given == 0 || rclient_command(rs->redis, on_model_total, call, 3, argv, NULL) != 0)
+            free(call);
+    }
+    confirm_arm(rec, given == CONFIRM_BATCH ? CONFIRM_AGAIN_MS : rcache_due_every(rs->answers));
+}
+
+int rec_confirm_start(struct recommend *rec, struct event_base *base)
+{
+    if (rec->store.answers == NULL || rcache_due_every(rec->store.answers) == 0)
+        return 0;
+    if ((rec->confirm = event_new(base, -1, 0, on_confirm_tick, rec)) == NULL)
+        return -1;
+    confirm_arm(rec, rcache_due_every(rec->store.answers));
+    return 0;
 }
 
 static int is_bought(const struct rec_model *m, const char *sku)

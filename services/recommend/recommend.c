@@ -3,6 +3,8 @@
  */
 #include <stdlib.h>
 
+#include <event2/event.h>
+
 #include "common/http.h"
 #include "services/recommend/recommend.h"
 #include "services/recommend/recommend_internal.h"
@@ -18,8 +20,10 @@ struct recommend *recommend_new(const struct config *cfg, struct event_base *bas
     if (rec == NULL)
         return NULL;
     rec->cfg = cfg;
+    rec->srv = srv;
     if (rec_store_init(&rec->store, cfg, redis, base) != 0 ||
-        http_server_route(srv, rec_routes, rec_nroutes, rec) != 0) {
+        http_server_route(srv, rec_routes, rec_nroutes, rec) != 0 ||
+        rec_confirm_start(rec, base) != 0) {
         recommend_free(rec);
         return NULL;
     }
@@ -36,6 +40,8 @@ void recommend_free(struct recommend *rec)
 {
     if (rec == NULL)
         return;
+    if (rec->confirm != NULL)
+        event_free(rec->confirm);
     rec_store_release(&rec->store);
     free(rec);
 }

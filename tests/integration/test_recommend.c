@@ -831,6 +831,80 @@ static void test_recommend__anonymous_answers_reused_until_what_they_read_change
     harness_response_free(first);
 }
 
+/*
+ * Ask for @query every 20 ms until @until_ms (harness_now_ms), each answer the
+ * same as @first: @return how many of them were made afresh, not given again.
+ */
+static int made_while_asking(struct harness *h, const char *query,
+                             const struct harness_response *first, long long until_ms)
+{
+    double before = reused(h);
+    int asked = 0;
+
+    while (harness_now_ms() < until_ms) {
+        struct harness_response *r = recommend_ok(h, "%s", query);
+        expect(r, json_equal(r->json, first->json));
+        harness_response_free(r);
+        asked++;
+        harness_sleep_ms(20);
+    }
+    return asked - (int)(reused(h) - before);
+}
+
+/*
+ * An anonymous answer asked for steadily is not made afresh each time its age
+ * (answer_cache_ms, here 400) runs out: the daemon confirms it shortly before
+ * by the model's count of orders. But not past read_cache.max_age_ms (here
+ * 3000) from when it was made: then it is made afresh, once.
+ */
+static void test_recommend__an_answer_asked_steadily_is_confirmed_not_made_again(void **state)
+{
+    static const struct cand c[] = {
+        {"CF-A", "table", 300, "wh-1", 4, 9},
+        {"CF-B", "table", 300, "wh-1", 10, 6},
+    };
+    struct harness *h = harness_start_config(
+        "{\"read_cache\": {\"max_age_ms\": 3000}, \"recommendations\": {\"max_items\": 3, "
+        "\"max_price_ratio\": 0.5, \"min_co_orders\": 3, \"min_llr\": 10.83, "
+        "\"answer_cache_ms\": 400}}");
+    struct harness_response *first;
+    long long made_ms;
+    int made;
+
+    (void)state;
+    assert_non_null(h);
+    put_location(h, "wh-1", "warehouse", "\"web\"", 0);
+    orders_of(h, "BACKGROUND-1", BACKGROUND);
+    scenario(h, "CF-P", c, 2, 2);
+    first = recommend_ok(h, "sku=CF-P");
+    made_ms = harness_now_ms();
+    assert_items(first, "CF-A,CF-B");
+
+    /* Two seconds, five ages or more: given again throughout (one more made at most, if a
+     * confirmation came late on a busy machine). */
+    made = made_while_asking(h, "sku=CF-P", first, made_ms + 2000);
+    harness_context("answers made afresh in 2 s of asking: %d", made);
+    expect(first, made <= 1);
+    expect(first, harness_metric(h, "omnistock_recommendations_confirmed_total") >= 4);
+    harness_context(NULL);
+
+    /* Past max_age_ms from when it was made: made afresh. */
+    made = made_while_asking(h, "sku=CF-P", first, made_ms + 4000);
+    harness_context("answers made afresh from 2 s to 4 s: %d", made);
+    expect(first, made >= 1 && made <= 2);
+    harness_context(NULL);
+
+    /* An order learnt: not confirmed, made afresh with the new evidence at once. */
+    orders_of(h, "CF-P,CF-A", 1);
+    {
+        struct harness_response *r = recommend_ok(h, "sku=CF-P");
+        harness_assert_jint(r, "items/0/evidence/together", 10);
+        harness_response_free(r);
+    }
+    harness_response_free(first);
+    assert_int_equal(harness_stop(h), 0);
+}
+
 /* An audit entry's "at" (2026-12-02T14:35:00.123Z) in ms since the epoch, or -1. */
 static long long iso_ms(const char *at)
 {
@@ -2373,6 +2447,7 @@ int main(void)
         cmocka_unit_test(test_recommend__never_the_primarys_category),
         cmocka_unit_test(test_recommend__same_channel_and_location_only),
         cmocka_unit_test(test_recommend__anonymous_answers_reused_until_what_they_read_changes),
+        cmocka_unit_test(test_recommend__an_answer_asked_steadily_is_confirmed_not_made_again),
         cmocka_unit_test(test_recommend__audit_trail_tallies_anonymous_answers_alike),
         cmocka_unit_test(test_recommend__price_cap),
         cmocka_unit_test(test_recommend__not_what_is_in_the_basket),
