@@ -45,6 +45,9 @@ struct route_entry {
     int rest; /* the last segment is "{*}" */
     const char *seg[MAX_SEGMENTS];
     unsigned char kind[MAX_SEGMENTS]; /* enum seg_kind, found once when the route is added */
+    int probe;       /* a literal segment told apart by its first byte (the second, as "stock" in
+                        /v1/stock/{}, else the first), or -1 */
+    char probe_byte; /* that byte: most routes are passed over on it, without route_matches */
     char buf[128];
 };
 
@@ -285,6 +288,10 @@ int http_server_route(struct http_server *srv, const struct route *routes, size_
                 e->kind[j] = SEG_LITERAL;
         }
         e->rest = e->nseg > 0 && e->kind[e->nseg - 1] == SEG_REST;
+        e->probe = e->nseg > 1 && e->kind[1] == SEG_LITERAL   ? 1
+                   : e->nseg > 0 && e->kind[0] == SEG_LITERAL ? 0
+                                                              : -1;
+        e->probe_byte = e->probe >= 0 ? e->seg[e->probe][0] : '\0';
     }
     return 0;
 }
@@ -1132,6 +1139,9 @@ static void dispatch(struct request *r)
     nseg = split_path(split, seg);
     for (size_t i = 0; nseg > 0 && i < r->srv->nroutes; i++) {
         struct route_entry *e = &r->srv->routes[i];
+        /* A path shorter than the probe has fewer segments than the route: no match either. */
+        if (e->probe >= 0 && (e->probe >= nseg || seg[e->probe][0] != e->probe_byte))
+            continue;
         if (!route_matches(e, seg, nseg, NULL))
             continue;
         allow |= e->route->method;

@@ -150,6 +150,21 @@ void stock_key_part(unsigned part, const char *kind, const char *sku, char *buf,
     *--d = '{';
     if (buflen == 0)
         return;
+    {
+        /* The usual case, on every read: everything fits, copied by known lengths. */
+        size_t tlen = (size_t)(tag + sizeof(tag) - 1 - d), klen = strlen(kind);
+        size_t slen = sku != NULL ? strlen(sku) : 0, n = tlen + klen + (sku != NULL) + slen;
+        if (n < buflen) {
+            memcpy(buf, d, tlen);
+            memcpy(buf + tlen, kind, klen);
+            if (sku != NULL) {
+                buf[tlen + klen] = ':';
+                memcpy(buf + tlen + klen + 1, sku, slen);
+            }
+            buf[n] = '\0';
+            return;
+        }
+    }
     buf[0] = '\0';
     text_add(buf, buflen, &at, d, '\0');
     text_add(buf, buflen, &at, kind, '\0');
