@@ -22,6 +22,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "common/clock.h"
 #include "common/conn.h"
 #include "common/log.h"
 
@@ -33,7 +34,7 @@ struct conn {
     struct evhttp_connection *evcon; /* once adopted */
     struct event *deadline;
     int busy;          /* a request in hand: between conn_begin and conn_end */
-    long long idle_ms; /* when it became ready for a request (coarse_ms) */
+    long long idle_ms; /* when it became ready for a request (clock_coarse_ms) */
     void (*gone)(void *arg);
     void *gone_arg;
     struct conn *next; /* in its hash bucket, or in the list to adopt */
@@ -51,15 +52,6 @@ struct conn_table {
     struct conn_stats stats;
     time_t refused_logged;
 };
-
-/* A monotonic clock to a few milliseconds, cheap enough for every request. */
-static long long coarse_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static size_t bucket_of(const struct conn_table *t, const struct evhttp_connection *evcon)
 {
@@ -102,7 +94,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
     struct conn *c = arg;
     char *addr = NULL;
     ev_uint16_t port = 0;
-    long long left = c->idle_ms + c->t->deadline_ms - coarse_ms();
+    long long left = c->idle_ms + c->t->deadline_ms - clock_coarse_ms();
 
     (void)fd;
     (void)what;
@@ -165,7 +157,7 @@ static void adopt(evutil_socket_t fd, short what, void *arg)
         c->next = t->buckets[bucket_of(t, evcon)];
         t->buckets[bucket_of(t, evcon)] = c;
         evhttp_connection_set_closecb(evcon, on_close, c);
-        c->idle_ms = coarse_ms();
+        c->idle_ms = clock_coarse_ms();
         event_add(c->deadline, t->deadline_tv);
     }
 }
@@ -262,5 +254,5 @@ void conn_end(struct conn *c)
     c->gone = NULL;
     c->gone_arg = NULL;
     c->busy = 0;
-    c->idle_ms = coarse_ms();
+    c->idle_ms = clock_coarse_ms();
 }

@@ -31,6 +31,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include "common/clock.h"
 #include "common/crc16.h"
 #include "common/log.h"
 #include "common/rcache.h"
@@ -147,14 +148,6 @@ static void map_ask(struct rclient *c);
 static void watch_start(struct rnode *n);
 static void watch_stop(struct rnode *n, const char *why);
 static void tracking_update(struct rclient *c);
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The URL for an error message, its user and password (a secret) replaced by "***". */
 static const char *url_shown(const char *url, char *out, size_t outlen)
@@ -326,8 +319,8 @@ static void client_update(struct rclient *c, const char *why)
     int ready = !c->closed && all_ready(c);
 
     tracking_update(c);
-    if (c->cluster && !ready && c->next_map_ms > now_ms() + MAP_DEGRADED_MS)
-        c->next_map_ms = now_ms() + MAP_DEGRADED_MS;
+    if (c->cluster && !ready && c->next_map_ms > clock_mono_ms() + MAP_DEGRADED_MS)
+        c->next_map_ms = clock_mono_ms() + MAP_DEGRADED_MS;
     if (ready == c->ready)
         return;
     c->ready = ready;
@@ -464,11 +457,11 @@ static int retry_loaded(struct rnode *n, struct rcmd *cmd)
 
     for (size_t i = 0; i < c->nscripts; i++) {
         const char *argv[] = {"FUNCTION", "LOAD", "REPLACE", c->scripts[i].library};
-        if (node_send_own(n, NULL, NULL, 4, argv, now_ms() + c->timeout_ms) != 0)
+        if (node_send_own(n, NULL, NULL, 4, argv, clock_mono_ms() + c->timeout_ms) != 0)
             return -1;
     }
     cmd->retried = 1;
-    cmd->deadline_ms = now_ms() + c->timeout_ms;
+    cmd->deadline_ms = clock_mono_ms() + c->timeout_ms;
     return send_formatted(n, cmd, cmd->formatted, cmd->len);
 }
 
@@ -536,11 +529,11 @@ static int redirect(struct rclient *c, struct rcmd *cmd, const redisReply *r)
         return 1;
     if (ask) {
         const char *asking[] = {"ASKING"};
-        if (node_send_own(n, ignore_reply, NULL, 1, asking, now_ms() + c->timeout_ms) != 0)
+        if (node_send_own(n, ignore_reply, NULL, 1, asking, clock_mono_ms() + c->timeout_ms) != 0)
             return 1;
     }
     cmd->redirects++;
-    cmd->deadline_ms = now_ms() + c->timeout_ms;
+    cmd->deadline_ms = clock_mono_ms() + c->timeout_ms;
     if (send_formatted(n, cmd, cmd->formatted, cmd->len) != 0)
         return 1;
     c->stats.redirects++;
@@ -739,7 +732,7 @@ static void node_connect(struct rnode *n)
     ac->data = n;
     n->ac = ac;
     node_set_state(n, RC_HANDSHAKE);
-    n->connect_deadline_ms = now_ms() + c->timeout_ms;
+    n->connect_deadline_ms = clock_mono_ms() + c->timeout_ms;
     redisLibeventAttach(ac, c->base);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
@@ -859,7 +852,7 @@ static void watch_stop(struct rnode *n, const char *why)
         log_warn("event=redis_watch_lost node=%s:%d reason=\"%s\"", n->host, n->port, why);
     n->watch = NULL;
     n->watch_live = 0;
-    n->watch_next_ms = now_ms() + backoff;
+    n->watch_next_ms = clock_mono_ms() + backoff;
     n->watch_backoff_ms = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
     tracking_update(n->client);
     redisAsyncFree(w); /* its callbacks find n->watch changed and do nothing */
@@ -881,7 +874,7 @@ static void on_watch(redisAsyncContext *ac, void *reply, void *privdata)
         if (r != NULL) {
             log_error("event=redis_watch_refused node=%s:%d error=\"%s\" retry_ms=%d", n->host,
                       n->port, r->str, WATCH_REFUSED_MS);
-            n->watch_next_ms = now_ms() + WATCH_REFUSED_MS;
+            n->watch_next_ms = clock_mono_ms() + WATCH_REFUSED_MS;
         }
         return;
     }
@@ -931,7 +924,7 @@ static void on_watch_connect(const redisAsyncContext *ac, int status)
 
     if (status != REDIS_OK && n->watch == ac) {
         n->watch = NULL; /* hiredis frees it after this returns */
-        n->watch_next_ms = now_ms() + BACKOFF_MAX_MS;
+        n->watch_next_ms = clock_mono_ms() + BACKOFF_MAX_MS;
     }
 }
 
@@ -943,7 +936,7 @@ static void on_watch_disconnect(const redisAsyncContext *ac, int status)
     if (n->watch == ac) {
         n->watch = NULL; /* hiredis frees it after this returns */
         n->watch_live = 0;
-        n->watch_next_ms = now_ms() + BACKOFF_MIN_MS;
+        n->watch_next_ms = clock_mono_ms() + BACKOFF_MIN_MS;
         tracking_update(n->client);
     }
 }
@@ -961,19 +954,19 @@ static void watch_start(struct rnode *n)
     redisAsyncContext *w;
 
     if (c->cache == NULL || c->closed || n->watch != NULL || n->state != RC_READY ||
-        now_ms() < n->watch_next_ms)
+        clock_mono_ms() < n->watch_next_ms)
         return;
     w = c->addr.kind == REDIS_ADDR_UNIX ? redisAsyncConnectUnix(c->addr.path)
                                         : redisAsyncConnect(n->host, n->port);
     if (w == NULL || w->err) {
         if (w)
             redisAsyncFree(w);
-        n->watch_next_ms = now_ms() + BACKOFF_MAX_MS;
+        n->watch_next_ms = clock_mono_ms() + BACKOFF_MAX_MS;
         return;
     }
     w->data = n;
     n->watch = w;
-    n->watch_deadline_ms = now_ms() + c->timeout_ms;
+    n->watch_deadline_ms = clock_mono_ms() + c->timeout_ms;
     redisLibeventAttach(w, c->base);
     event_priority_set(((redisLibeventEvents *)w->ev.data)->rev, 0);
     redisAsyncSetConnectCallback(w, on_watch_connect);
@@ -1041,14 +1034,14 @@ static void on_map(redisReply *r, const char *err, void *arg)
                                                                     : r->type == REDIS_REPLY_ERROR
                                                                         ? r->str
                                                                         : "unexpected reply");
-        c->next_map_ms = now_ms() + MAP_DEGRADED_MS;
+        c->next_map_ms = clock_mono_ms() + MAP_DEGRADED_MS;
         free(ask);
         return;
     }
     for (size_t i = 0; i < r->elements; i++) {
         if (map_entry(r->element[i], &start, &end, &host, &port) != 0) {
             log_warn("event=redis_cluster_map_failed error=\"unreadable CLUSTER SLOTS\"");
-            c->next_map_ms = now_ms() + MAP_DEGRADED_MS;
+            c->next_map_ms = clock_mono_ms() + MAP_DEGRADED_MS;
             free(ask);
             return;
         }
@@ -1076,7 +1069,7 @@ static void on_map(redisReply *r, const char *err, void *arg)
     if (c->stats.slot_maps++ == 0 || covered != NSLOTS)
         log_info("event=redis_cluster_map masters=%zu slots=%zu", rclient_cluster_nodes(c),
                  covered);
-    c->next_map_ms = now_ms() + MAP_EVERY_MS;
+    c->next_map_ms = clock_mono_ms() + MAP_EVERY_MS;
     client_update(c, "slot map");
 }
 
@@ -1096,7 +1089,7 @@ static void map_ask(struct rclient *c)
     }
     if (n == NULL) {
         seeds_connect(c);
-        c->next_map_ms = now_ms() + MAP_DEGRADED_MS;
+        c->next_map_ms = clock_mono_ms() + MAP_DEGRADED_MS;
         return;
     }
     ask = calloc(1, sizeof(*ask));
@@ -1104,7 +1097,7 @@ static void map_ask(struct rclient *c)
         return;
     ask->client = c;
     snprintf(ask->host, sizeof(ask->host), "%s", n->host);
-    if (node_send_own(n, on_map, ask, 2, argv, now_ms() + c->timeout_ms) != 0) {
+    if (node_send_own(n, on_map, ask, 2, argv, clock_mono_ms() + c->timeout_ms) != 0) {
         free(ask);
         return;
     }
@@ -1179,7 +1172,7 @@ static struct rnode *route(struct rclient *c, int argc, const char **argv, const
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct rclient *c = arg;
-    long long now = now_ms();
+    long long now = clock_mono_ms();
 
     (void)fd;
     (void)what;
@@ -1345,7 +1338,7 @@ static struct rcmd *rcmd_new(struct rclient *c, rclient_cb *cb, void *arg)
         return NULL;
     cmd->cb = cb;
     cmd->arg = arg;
-    cmd->deadline_ms = now_ms() + c->timeout_ms;
+    cmd->deadline_ms = clock_mono_ms() + c->timeout_ms;
     c->stats.commands++;
     return cmd;
 }

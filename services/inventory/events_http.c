@@ -23,6 +23,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/http.h"
 #include "common/log.h"
@@ -63,14 +64,6 @@ struct events_hub {
     struct stream *streams;
     size_t nstreams;
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void count(struct events_hub *hub, const char *name, const char *help, const char *labels)
 {
@@ -240,7 +233,7 @@ static int stream_send(struct stream *s, struct evbuffer *buf)
 {
     size_t pending = request_stream_write(s->r, buf);
 
-    s->last_write_ms = now_ms();
+    s->last_write_ms = (uint64_t)clock_mono_ms();
     if ((long long)pending <= s->hub->cfg->stream_buffer_bytes)
         return 0;
     log_warn("event=stream_dropped id=%s pending=%zu", s->r->id, pending);
@@ -430,7 +423,7 @@ static void hub_poll(struct events_hub *hub)
 static void hub_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct events_hub *hub = arg;
-    uint64_t now = now_ms();
+    uint64_t now = (uint64_t)clock_mono_ms();
     struct stream *s, *following;
 
     (void)fd;

@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/crc16.h"
 #include "common/jsonw.h"
@@ -32,14 +33,6 @@ extern const char check_lua[];
 #define SWEEP_MS    200
 #define SWEEP_BATCH "100"
 #define HOLD_FIXED  12 /* keys and arguments every holds.lua call has */
-
-static long long wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static unsigned nparts(const struct resv_store *rs)
 {
@@ -622,7 +615,7 @@ int resv_create(struct resv_store *rs, const struct resv_request *req, const cha
         return -1;
     }
     op->rpart = partition_of(op->id, nparts(rs));
-    op->created_ms = wall_ms();
+    op->created_ms = clock_wall_ms();
     op->exp_ms = op->created_ms + ttl_seconds * 1000;
     if (send_parts(op, op->planning ? "plan" : op->combined ? "hold_create" : "hold") != 0) {
         create_free(op);
@@ -926,7 +919,7 @@ static int move_start(struct resv_store *rs, const char *id, enum resv_status ta
     op->rs = rs;
     snprintf(op->id, sizeof(op->id), "%s", id);
     op->target = target;
-    op->exp_ms = wall_ms() + ttl_seconds * 1000;
+    op->exp_ms = clock_wall_ms() + ttl_seconds * 1000;
     op->may = *may;
     op->cb = cb;
     op->arg = arg;

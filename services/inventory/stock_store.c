@@ -10,6 +10,7 @@
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/crc16.h"
 #include "common/rcache.h"
@@ -61,14 +62,6 @@ static void rules_drop_everywhere(void)
     rules_generation++;
 }
 
-static long long monotonic_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void fnv_add(uint64_t *h, const void *bytes, size_t len)
 {
     const unsigned char *p = bytes;
@@ -103,14 +96,14 @@ static void rules_keep(struct stock_store *st, struct stock_snapshot *snap)
     st->nrules = snap->nrules;
     st->rules_tag = snap->rules_tag = rules_tag(copy, snap->nrules);
     st->rules_generation = rules_generation;
-    st->rules_until_ms = monotonic_ms() + STOCK_RULES_TTL_MS;
+    st->rules_until_ms = clock_coarse_ms() + STOCK_RULES_TTL_MS;
 }
 
 /* Whether the kept rules may be used now. */
 static int rules_fresh(const struct stock_store *st)
 {
     return st->rules_until_ms != 0 && st->rules_generation == rules_generation &&
-           monotonic_ms() < st->rules_until_ms;
+           clock_coarse_ms() < st->rules_until_ms;
 }
 
 /* The kept rules into @snap, if fresh. @return 1 if so, 0 if they must be read, -1 (memory). */
@@ -386,7 +379,8 @@ static void on_read(redisReply *reply, const char *err, void *arg)
         if (cache != NULL && call->what != READ_RULES) {
             char key[KEY_MAX];
             call_key(op, call, key, sizeof(key));
-            unsigned long long copy = rcache_put(cache, key, reply, call->ticket, monotonic_ms());
+            unsigned long long copy =
+                rcache_put(cache, key, reply, call->ticket, clock_coarse_ms());
             if (call->what == READ_LEVELS)
                 op->snap->items[call->item].copy = copy;
         }
@@ -430,7 +424,7 @@ static void on_version(redisReply *reply, const char *err, void *arg)
         call_key(op, call, key, sizeof(key));
         if (reply->type == REDIS_REPLY_STRING)
             copy = rcache_renew(cache, key, call->lapsed, STOCK_VERSION_FIELD, reply->str,
-                                reply->len, monotonic_ms());
+                                reply->len, clock_coarse_ms());
         if (copy != NULL) {
             op->snap->items[call->item].copy = call->lapsed;
             read_take(op, call, copy);
@@ -454,7 +448,7 @@ static int read_send(struct read_op *op, struct read_call *call, const char *key
     long long now;
 
     if (cache != NULL && call->what != READ_RULES) {
-        now = monotonic_ms();
+        now = clock_coarse_ms();
         if ((copy = rcache_get_numbered(cache, key, now, &serial)) != NULL) {
             read_take(op, call, copy);
             if (call->what == READ_LEVELS)
@@ -568,7 +562,7 @@ const char *stock_answer_get(struct stock_store *st, const char *sku, size_t *le
     if (cache == NULL || !rules_fresh(st))
         return NULL;
     stock_key(st, "sku", sku, key, sizeof(key));
-    return rcache_attached(cache, key, monotonic_ms(), st->rules_tag, len);
+    return rcache_attached(cache, key, clock_coarse_ms(), st->rules_tag, len);
 }
 
 struct renew_call {
@@ -586,7 +580,7 @@ static void on_answer_version(redisReply *reply, const char *err, void *arg)
     struct rcache *cache = rclient_cache(st->redis);
     const char *answer = NULL;
     size_t len = 0;
-    long long now = monotonic_ms();
+    long long now = clock_coarse_ms();
 
     if (err == NULL && reply->type == REDIS_REPLY_STRING) {
         if (rcache_renew(cache, call->key, call->serial, STOCK_VERSION_FIELD, reply->str,
@@ -604,7 +598,7 @@ int stock_answer_renew(struct stock_store *st, const char *sku, stock_answer_cb 
     struct rcache *cache = rclient_cache(st->redis);
     struct renew_call *call;
     unsigned long long serial;
-    long long now = monotonic_ms();
+    long long now = clock_coarse_ms();
     char key[KEY_MAX];
     const char *argv[3];
 
@@ -655,7 +649,7 @@ static void on_ahead_version(redisReply *reply, const char *err, void *arg)
         (cache = rclient_cache(call->redis)) != NULL)
         rcache_confirm(cache, call->key, call->serial, STOCK_VERSION_FIELD,
                        reply->type == REDIS_REPLY_STRING ? reply->str : NULL,
-                       reply->type == REDIS_REPLY_STRING ? reply->len : 0, monotonic_ms());
+                       reply->type == REDIS_REPLY_STRING ? reply->len : 0, clock_coarse_ms());
     free(call);
 }
 
@@ -678,13 +672,6 @@ static void ahead_ask(const char *key, unsigned long long serial, void *arg)
         free(call);
 }
 
-static void renew_arm(struct stock_store *st, long long ms)
-{
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
-    event_add(st->renew_ev, &tv);
-}
-
 static void on_renew_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct stock_store *st = arg;
@@ -694,8 +681,9 @@ static void on_renew_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     if (rclient_ready(st->redis))
-        given = rcache_due(cache, monotonic_ms(), STOCK_VERSION_FIELD, RENEW_BATCH, ahead_ask, st);
-    renew_arm(st, given == RENEW_BATCH ? RENEW_AGAIN_MS : rcache_due_every(cache));
+        given =
+            rcache_due(cache, clock_coarse_ms(), STOCK_VERSION_FIELD, RENEW_BATCH, ahead_ask, st);
+    clock_timer_add(st->renew_ev, given == RENEW_BATCH ? RENEW_AGAIN_MS : rcache_due_every(cache));
 }
 
 int stock_renew_start(struct stock_store *st, struct event_base *base)
@@ -706,7 +694,7 @@ int stock_renew_start(struct stock_store *st, struct event_base *base)
         return 0;
     if ((st->renew_ev = event_new(base, -1, 0, on_renew_tick, st)) == NULL)
         return -1;
-    renew_arm(st, rcache_due_every(cache));
+    clock_timer_add(st->renew_ev, rcache_due_every(cache));
     return 0;
 }
 

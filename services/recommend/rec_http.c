@@ -12,6 +12,7 @@
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/crc16.h"
 #include "common/http.h"
@@ -29,22 +30,6 @@
 static struct rec_store *store_of(struct request *r)
 {
     return &((struct recommend *)r->ctx)->store;
-}
-
-static long long wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long long mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Today in UTC, "yyyymmdd": dismissals count per day. */
@@ -122,7 +107,8 @@ static void orders_post(struct request *r)
     op->r = r;
     r->state = op;
     r->state_free = orders_op_free;
-    if (rec_learn(store_of(r), op->batch.orders, op->batch.n, wall_ms(), orders_learned, op) != 0)
+    if (rec_learn(store_of(r), op->batch.orders, op->batch.n, clock_wall_ms(), orders_learned,
+                  op) != 0)
         request_reply_unavailable(r);
 }
 
@@ -208,7 +194,7 @@ static json_t *answer_new(const struct rec_op *op, int resolved, const char *how
  * rules' generation. Kept: the body, the outcome, the audit entry (written
  * again for each answer given: it is what the customer was shown), the rules'
  * generation, ":total" and the model's count of orders it was made from,
- * ":made" and when (mono_ms), then per partition read and for {rec}: "{pNN}"
+ * ":made" and when (clock_mono_ms), then per partition read and for {rec}: "{pNN}"
  * or "{rec}", and the ticket's bytes (struct rcache_ticket as it is in memory:
  * these copies never leave the process, and an answer given again reads them
  * without parsing numbers). Read as pairs, the copy holds ":total" as a field
@@ -265,7 +251,7 @@ static int answer_holds(const struct rcache *reads, const redisReply *e)
 /* The kept answer for @op, if it still holds: given, counted and audited. @return 1 if so. */
 static int answer_reused(struct rec_op *op)
 {
-    const redisReply *e = rcache_get(store_of(op->r)->answers, op->cache_key, mono_ms());
+    const redisReply *e = rcache_get(store_of(op->r)->answers, op->cache_key, clock_mono_ms());
 
     if (e == NULL || !answer_holds(read_cache_of(op->r), e))
         return 0;
@@ -306,7 +292,7 @@ static void answer_keep(struct rec_op *op, const char *text, const char *outcome
     struct rcache_ticket *held = NULL;
     redisReply *elems = NULL, **ptrs = NULL, top;
     char total[24];
-    long long made = mono_ms();
+    long long made = clock_mono_ms();
     size_t k = 0;
 
     if (part == NULL || op->model == NULL)
@@ -369,7 +355,7 @@ static void answer_keep(struct rec_op *op, const char *text, const char *outcome
         ptrs[i] = &elems[i];
     }
     rcache_put(store_of(op->r)->answers, op->cache_key, &top,
-               rcache_ticket(store_of(op->r)->answers, op->cache_key), mono_ms());
+               rcache_ticket(store_of(op->r)->answers, op->cache_key), clock_mono_ms());
 out:
     free(part);
     free(held);
@@ -454,7 +440,7 @@ static void on_model_total(redisReply *reply, const char *err, void *arg)
     struct confirm_call *call = arg;
     struct rec_store *rs = &call->rec->store;
     struct rcache *reads = rclient_cache(rs->redis);
-    long long now = mono_ms();
+    long long now = clock_mono_ms();
     const char *total = "0"; /* no order learnt yet: rec_read.lua's count too */
     size_t len = 1, confirmed = 0;
 
@@ -489,13 +475,6 @@ static void on_model_total(redisReply *reply, const char *err, void *arg)
     free(call);
 }
 
-static void confirm_arm(struct recommend *rec, long long ms)
-{
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
-    event_add(rec->confirm, &tv);
-}
-
 static void on_confirm_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct recommend *rec = arg;
@@ -509,11 +488,13 @@ static void on_confirm_tick(evutil_socket_t fd, short what, void *arg)
     if (rclient_ready(rs->redis) && (call = malloc(sizeof(*call))) != NULL) {
         call->rec = rec;
         call->n = 0;
-        given = rcache_due(rs->answers, mono_ms(), MODEL_TOTAL, CONFIRM_BATCH, confirm_add, call);
+        given =
+            rcache_due(rs->answers, clock_mono_ms(), MODEL_TOTAL, CONFIRM_BATCH, confirm_add, call);
         if (given == 0 || rclient_command(rs->redis, on_model_total, call, 3, argv, NULL) != 0)
             free(call);
     }
-    confirm_arm(rec, given == CONFIRM_BATCH ? CONFIRM_AGAIN_MS : rcache_due_every(rs->answers));
+    clock_timer_add(rec->confirm,
+                    given == CONFIRM_BATCH ? CONFIRM_AGAIN_MS : rcache_due_every(rs->answers));
 }
 
 int rec_confirm_start(struct recommend *rec, struct event_base *base)
@@ -522,7 +503,7 @@ int rec_confirm_start(struct recommend *rec, struct event_base *base)
         return 0;
     if ((rec->confirm = event_new(base, -1, 0, on_confirm_tick, rec)) == NULL)
         return -1;
-    confirm_arm(rec, rcache_due_every(rec->store.answers));
+    clock_timer_add(rec->confirm, rcache_due_every(rec->store.answers));
     return 0;
 }
 

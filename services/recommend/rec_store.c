@@ -12,6 +12,7 @@
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/crc16.h"
 #include "common/log.h"
@@ -33,14 +34,6 @@ extern const char erase_resv_lua[];
 #define TICK_MS     100
 #define READ_COUNT  "100"
 #define CLAIM_EVERY 10000 /* ms between claims of dead consumers' entries, at most */
-
-static long long wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * Given for a customer or session key when there is none: a key of the
@@ -312,7 +305,7 @@ static void on_resv(redisReply *reply, const char *err, void *arg)
     } else {
         const char *status = reply->element[0]->str;
         int live = strcmp(status, "committed") == 0 ||
-                   (strcmp(status, "held") == 0 && ll_of(reply->element[1]) > wall_ms());
+                   (strcmp(status, "held") == 0 && ll_of(reply->element[1]) > clock_wall_ms());
         op->cb(1, live && body_has_sku(reply->element[2], op->sku), NULL, op->arg);
     }
     free(op);
@@ -727,8 +720,8 @@ void rec_audit(struct rec_store *rs, const struct rec_query *q, const char *item
     struct audit_tally *t;
 
     if (q->customer[0] || rs->tally == NULL || rs->tally_slot == NULL) {
-        if (audit_write(rs, wall_ms(), q->sku, q->channel, q->location, q->customer, items_json,
-                        1) != 0)
+        if (audit_write(rs, clock_wall_ms(), q->sku, q->channel, q->location, q->customer,
+                        items_json, 1) != 0)
             audit_skipped(1);
         return;
     }
@@ -746,12 +739,13 @@ void rec_audit(struct rec_store *rs, const struct rec_query *q, const char *item
     }
     t = &rs->tally[rs->ntally];
     if ((t->items = strdup(items_json)) == NULL) {
-        if (audit_write(rs, wall_ms(), q->sku, q->channel, q->location, "", items_json, 1) != 0)
+        if (audit_write(rs, clock_wall_ms(), q->sku, q->channel, q->location, "", items_json, 1) !=
+            0)
             audit_skipped(1);
         return;
     }
     t->hash = h;
-    t->first_ms = wall_ms();
+    t->first_ms = clock_wall_ms();
     t->count = 1;
     memcpy(t->primary, q->sku, sizeof(t->primary));
     t->channel = q->channel;
@@ -887,7 +881,7 @@ static void consume_entries(struct consume_call *call, const redisReply *entries
     if (n == 0) {
         ack(call);
         consume_done(call);
-    } else if (rec_learn(call->rs, orders, n, wall_ms(), on_stream_learned, call) != 0) {
+    } else if (rec_learn(call->rs, orders, n, clock_wall_ms(), on_stream_learned, call) != 0) {
         call->rs->backlog[call->part] = 1;
         consume_done(call);
     }
@@ -1014,7 +1008,7 @@ static void on_redis_state(int up, void *arg)
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct rec_store *rs = arg;
-    long long now = wall_ms();
+    long long now = clock_wall_ms();
     int claim = now - rs->claimed_ms >=
                 (rs->cfg->claim_after_ms < CLAIM_EVERY ? rs->cfg->claim_after_ms : CLAIM_EVERY);
 
@@ -1076,7 +1070,7 @@ int rec_store_init(struct rec_store *rs, const struct config *cfg, struct rclien
         return -1;
     }
     memset(rs->backlog, 1, cfg->partitions);
-    rs->claimed_ms = wall_ms();
+    rs->claimed_ms = clock_wall_ms();
     if (rclient_observe(redis, on_redis_state, rs) != 0) {
         rec_store_release(rs);
         return -1;
