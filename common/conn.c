@@ -103,8 +103,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (left > 0) {
-        struct timeval tv = {left / 1000, (left % 1000) * 1000};
-        event_add(c->deadline, &tv);
+        clock_timer_add(c->deadline, left);
         return;
     }
     c->t->stats.deadline++;
