@@ -24,7 +24,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
-#include <time.h>
 
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
